@@ -1,0 +1,446 @@
+// One loaded worker: a V8 isolate with the guest Web APIs and the user's code, and the host side
+// of the bridge to it (events in, messages out, host operations, timers, CPU accounting).
+// Only this module and guest-bundle.ts touch isolated-vm objects.
+import { randomBytes } from 'node:crypto';
+import ivm from 'isolated-vm';
+import { BodyKind, GuestMessage, HostEvent } from '../protocol/bridge.ts';
+import type { SubrequestInit } from '../protocol/bridge.ts';
+import type { TraceEvent } from '../protocol/trace.ts';
+import { TraceBuilder } from '../observability/trace-builder.ts';
+import { guestBundle } from './guest-bundle.ts';
+import { KeyTable } from './host-crypto.ts';
+import { performSubrequest, SubrequestError } from './host-fetch.ts';
+import { HostInvocation } from './host-invocation.ts';
+import type { InvocationTarget, ResponseBody } from './host-invocation.ts';
+import type { WorkerSource } from './worker-source.ts';
+
+export const DEFAULT_MEMORY_MB = 128;
+export const DEFAULT_STARTUP_CPU_MS = 400;
+export const WAIT_UNTIL_LIMIT_MS = 30_000;
+const ENTROPY_CHUNK = 16 * 1024;
+
+export interface WorkerOptions {
+  name: string;
+  source: WorkerSource;
+  /** Bindings: service workers see them as globals, module workers in `env`. */
+  bindings: Record<string, unknown>;
+  memoryMb?: number;
+  startupCpuMs?: number;
+  /** Called once per invocation with its trace event. */
+  onTrace(event: TraceEvent): void;
+  /** Console output that belongs to no invocation (top-level scope, or after an invocation ended). */
+  onStrayLog?(level: string, message: unknown[]): void;
+  /** Lets the edge redirect or annotate a subrequest (own host → origin, loop counting). */
+  prepareSubrequest?(init: SubrequestInit, invocation: HostInvocation): SubrequestInit;
+}
+
+export interface IncomingRequest {
+  method: string;
+  url: string;
+  /** flat [name, value, …] as received */
+  headers: string[];
+  body: AsyncIterable<Uint8Array> | null;
+  cf: Record<string, unknown>;
+}
+
+/** A worker whose code could not be loaded (syntax error, top-level throw, startup limit). */
+export class WorkerLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerLoadError';
+  }
+}
+
+interface HostStream { next(): Promise<Uint8Array | null>; cancel(): void }
+
+function hostStreamFromIterable(iterable: AsyncIterable<Uint8Array>): HostStream {
+  const iterator = iterable[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const { done, value } = await iterator.next();
+      return done ? null : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    },
+    cancel() { iterator.return?.().catch(() => {}); },
+  };
+}
+
+function hostStreamFromWeb(stream: ReadableStream<Uint8Array>): HostStream {
+  const reader = stream.getReader();
+  return {
+    async next() {
+      const { done, value } = await reader.read();
+      return done ? null : value;
+    },
+    cancel() { reader.cancel().catch(() => {}); },
+  };
+}
+
+function errorForGuest(error: unknown): { name: string; message: string; domException?: boolean } {
+  if (error instanceof SubrequestError) return { name: error.name, message: error.message };
+  const e = error as { name?: string; message?: string } | undefined;
+  const domException = typeof DOMException !== 'undefined' && error instanceof DOMException;
+  return { name: e?.name ?? 'Error', message: e?.message ?? String(error), domException };
+}
+
+/** Describes an error thrown while loading user code the way Cloudflare reports it. */
+function describeLoadError(error: unknown): string {
+  const e = error as { name?: string; message?: string; stack?: string };
+  const head = `Uncaught ${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
+  const frames = (e?.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 3);
+  return frames.length ? `${head}\n${frames.join('\n')}` : head;
+}
+
+export class WorkerIsolate {
+  readonly name: string;
+  readonly format: WorkerSource['format'];
+  private readonly isolate: ivm.Isolate;
+  private readonly context: ivm.Context;
+  private readonly options: WorkerOptions;
+  private onHostEvent!: ivm.Reference<(...args: unknown[]) => void>;
+  private readonly invocations = new Map<number, HostInvocation>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly hostStreams = new Map<number, HostStream>();
+  private readonly pulls = new Map<number, { resolve(c: Uint8Array | null): void; reject(e: Error): void }>();
+  private readonly keys = new KeyTable();
+  private readonly subrequestAborts = new Map<number, AbortController>();
+  private nextInvocationId = 1;
+  private nextHostStreamId = 1;
+  private disposed = false;
+  // CPU accounting: isolate CPU time is shared equally among the invocations active at the time
+  // ("processor sharing"); exact when one request runs at a time.
+  private lastCpuNs = 0;
+  private cpuSharePerInvocationNs = 0;
+  private activeCount = 0;
+  /** The script's handler problem found at load (e.g. no fetch listener), or null. */
+  handlerProblem: string | null = null;
+
+  private constructor(isolate: ivm.Isolate, context: ivm.Context, options: WorkerOptions) {
+    this.isolate = isolate;
+    this.context = context;
+    this.options = options;
+    this.name = options.name;
+    this.format = options.source.format;
+  }
+
+  static async create(options: WorkerOptions): Promise<WorkerIsolate> {
+    const bundle = await guestBundle();
+    const isolate = new ivm.Isolate({ memoryLimit: options.memoryMb ?? DEFAULT_MEMORY_MB });
+    try {
+      const context = await isolate.createContext();
+      const worker = new WorkerIsolate(isolate, context, options);
+      await worker.installGuest(bundle.code, bundle.cachedData);
+      await worker.loadUserCode();
+      return worker;
+    } catch (error) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw error;
+    }
+  }
+
+  private async installGuest(code: string, cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined): Promise<void> {
+    const global = this.context.global;
+    await global.set('__flareletHostSend', new ivm.Callback(
+      (kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown) => this.onGuestMessage(kind, a, b, c, d, e, f),
+      { ignored: true },
+    ));
+    await global.set('__flareletHostRandom', new ivm.Callback((n: number) => {
+      const bytes = randomBytes(Math.min(Math.max(1, n | 0), 1 << 20));
+      return new ivm.ExternalCopy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)).copyInto({ release: true });
+    }));
+    const script = await this.isolate.compileScript(code, { filename: 'flarelet:guest', cachedData });
+    await script.run(this.context);
+    script.release();
+    const guest = await global.get('__flareletGuest', { reference: true }) as ivm.Reference<Record<string, unknown>>;
+    this.onHostEvent = await guest.get('onHostEvent', { reference: true }) as never;
+    const configure = await guest.get('configure', { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
+    await configure.apply(undefined, [this.format, JSON.stringify(this.options.bindings)]);
+    configure.release();
+    this.guestControl = guest;
+    await this.context.eval('delete globalThis.__flareletGuest');
+    this.post(HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
+  }
+
+  private guestControl!: ivm.Reference<Record<string, unknown>>;
+
+  private entropy(): ArrayBuffer {
+    const bytes = randomBytes(ENTROPY_CHUNK);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+  }
+
+  private async loadUserCode(): Promise<void> {
+    const { source } = this.options;
+    const timeout = this.options.startupCpuMs ?? DEFAULT_STARTUP_CPU_MS;
+    try {
+      if (source.format === 'service-worker') {
+        const script = await this.isolate.compileScript(source.code, { filename: source.filename });
+        await script.run(this.context, { timeout });
+        script.release();
+      } else {
+        const module = await this.isolate.compileModule(source.code, { filename: source.filename });
+        await module.instantiate(this.context, (specifier) => {
+          throw new Error(`No such module "${specifier}".`);
+        });
+        await module.evaluate({ timeout });
+        const setExports = await this.guestControl.get('setModuleExports', { reference: true }) as ivm.Reference<(ns: unknown) => void>;
+        await setExports.apply(undefined, [module.namespace.derefInto()]);
+        setExports.release();
+      }
+    } catch (error) {
+      const message = (error as Error)?.message ?? '';
+      if (/Script execution timed out/.test(message)) throw new WorkerLoadError('Script startup exceeded CPU time limit.');
+      if ((error as Error)?.name === 'SyntaxError' && !(error as Error).stack?.includes(' at ')) {
+        throw new WorkerLoadError(`Uncaught SyntaxError: ${message}\n  at ${source.filename}`);
+      }
+      throw new WorkerLoadError(describeLoadError(error));
+    }
+    const problem = await this.guestControl.get('handlerProblem', { reference: true }) as ivm.Reference<() => string | null>;
+    this.handlerProblem = await problem.apply(undefined, []) as string | null;
+    problem.release();
+  }
+
+  /** Sends one event into the isolate (one V8 task; its microtasks drain before the next). */
+  private post(kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, copy = false): void {
+    if (this.disposed) return;
+    try {
+      this.onHostEvent.applyIgnored(undefined, [kind, a, b, c, d, e, f], copy ? { arguments: { copy: true } } : undefined);
+    } catch (error) {
+      this.onIsolateFailure(error);
+    }
+  }
+
+  private advanceCpu(): void {
+    const now = Number(this.isolate.cpuTime);
+    if (this.activeCount > 0) this.cpuSharePerInvocationNs += (now - this.lastCpuNs) / this.activeCount;
+    this.lastCpuNs = now;
+  }
+
+  /** Starts an invocation of the worker for one request. */
+  invoke(request: IncomingRequest, target: InvocationTarget): HostInvocation {
+    const id = this.nextInvocationId++;
+    const trace = new TraceBuilder({
+      scriptName: this.name,
+      eventTimestamp: Date.now(),
+      request: { url: request.url, method: request.method, headers: request.headers, cf: request.cf },
+    });
+    const inv = new HostInvocation(id, trace, target, (done) => this.finishInvocation(done));
+    this.invocations.set(id, inv);
+    this.advanceCpu();
+    inv.cpuShareStart = this.cpuSharePerInvocationNs;
+    this.activeCount++;
+    let bodyStream = 0;
+    if (request.body) {
+      bodyStream = this.nextHostStreamId++;
+      this.hostStreams.set(bodyStream, hostStreamFromIterable(request.body));
+    }
+    this.post(HostEvent.Request, id, request.method, request.url, request.headers.join('\n'), bodyStream, JSON.stringify(request.cf));
+    return inv;
+  }
+
+  /** The response of an invocation is over (sent, failed, or abandoned by the client). */
+  responseOver(inv: HostInvocation, status: number | null): void {
+    if (status === null) {
+      if (!inv.hasResponded) this.post(HostEvent.ClientAbort, inv.id);
+      inv.clientDisconnected();
+    } else {
+      inv.responseFinished(status);
+    }
+    if (!inv.isFinished && inv.waitingForGuest && !inv.waitUntilTimer) {
+      inv.waitUntilTimer = setTimeout(() => {
+        this.post(HostEvent.WaitUntilTimeout, inv.id);
+        // If the guest cannot answer (it is spinning or dead), end the invocation anyway.
+        setTimeout(() => inv.forceFinish(), 1000).unref();
+      }, WAIT_UNTIL_LIMIT_MS);
+      inv.waitUntilTimer.unref();
+    }
+  }
+
+  private finishInvocation(inv: HostInvocation): void {
+    this.advanceCpu();
+    const cpuNs = this.cpuSharePerInvocationNs - inv.cpuShareStart;
+    this.activeCount--;
+    this.invocations.delete(inv.id);
+    this.subrequestAborts.get(inv.id)?.abort();
+    this.subrequestAborts.delete(inv.id);
+    const event = inv.trace.finish({
+      outcome: inv.outcome(),
+      status: inv.status,
+      cpuTime: cpuNs / 1e6,
+      wallTime: performance.now() - inv.startedAt,
+    });
+    this.options.onTrace(event);
+  }
+
+  private onGuestMessage(kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): void {
+    switch (kind) {
+      case GuestMessage.Respond: {
+        const inv = this.invocations.get(a as number);
+        if (!inv) return;
+        inv.status = b as number;
+        inv.target.response({ status: b as number, statusText: c as string, headers: d as string[] }, this.responseBody(e as number, f));
+        return;
+      }
+      case GuestMessage.PassThrough:
+        this.invocations.get(a as number)?.target.passThrough();
+        return;
+      case GuestMessage.Failed:
+        this.invocations.get(a as number)?.target.failure(b as string);
+        return;
+      case GuestMessage.Log: {
+        const inv = this.invocations.get(a as number);
+        if (inv) inv.trace.addLog(b as never, c as unknown[], d as number, e as never, f as number);
+        else this.options.onStrayLog?.(b as string, c as unknown[]);
+        return;
+      }
+      case GuestMessage.Exception: {
+        const inv = this.invocations.get(a as number);
+        if (inv) {
+          inv.markException();
+          inv.trace.addException({ name: b as string, message: c as string, stack: d as string | undefined }, e as number);
+        } else {
+          this.options.onStrayLog?.('error', [`Uncaught ${b as string}: ${c as string}`]);
+        }
+        return;
+      }
+      case GuestMessage.Done:
+        this.invocations.get(a as number)?.guestFinished(b as string);
+        return;
+      case GuestMessage.TimerSet: {
+        const timerId = a as number;
+        const timer = setTimeout(() => {
+          this.timers.delete(timerId);
+          this.post(HostEvent.Timer, timerId);
+        }, b as number);
+        timer.unref();
+        this.timers.set(timerId, timer);
+        return;
+      }
+      case GuestMessage.TimerClear:
+        clearTimeout(this.timers.get(a as number));
+        this.timers.delete(a as number);
+        return;
+      case GuestMessage.Op:
+        this.runOp(a as number, b as number, c as string, d as unknown[]);
+        return;
+      case GuestMessage.Chunk: {
+        const pull = this.pulls.get(a as number);
+        if (!pull) return;
+        this.pulls.delete(a as number);
+        if (c !== undefined) pull.reject(new Error(c as string));
+        else pull.resolve(b as Uint8Array | null);
+        return;
+      }
+      case GuestMessage.EntropyLow:
+        this.post(HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
+        return;
+      case GuestMessage.CancelHostStream:
+        this.hostStreams.get(a as number)?.cancel();
+        this.hostStreams.delete(a as number);
+        return;
+    }
+  }
+
+  /** A guest-produced body, read by pulling one chunk at a time. */
+  private pullGuestStream(streamId: number): ResponseBody & { kind: 'stream' } {
+    return {
+      kind: 'stream',
+      read: () => new Promise<Uint8Array | null>((resolve, reject) => {
+        this.pulls.set(streamId, { resolve, reject });
+        this.post(HostEvent.Pull, streamId);
+      }),
+      cancel: (reason: string) => {
+        this.pulls.get(streamId)?.resolve(null);
+        this.pulls.delete(streamId);
+        this.post(HostEvent.CancelStream, streamId, reason);
+      },
+    };
+  }
+
+  private responseBody(kind: number, data: unknown): ResponseBody {
+    if (kind === BodyKind.Bytes) return { kind: 'bytes', bytes: data as Uint8Array };
+    if (kind === BodyKind.Stream) return this.pullGuestStream(data as number);
+    return { kind: 'none' };
+  }
+
+  private runOp(opId: number, invId: number, name: string, args: unknown[]): void {
+    let work: Promise<unknown>;
+    try {
+      work = this.performOp(invId, name, args);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    work.then(
+      (value) => this.post(HostEvent.OpResult, opId, true, value, undefined, undefined, undefined, true),
+      (error) => this.post(HostEvent.OpResult, opId, false, errorForGuest(error), undefined, undefined, undefined, true),
+    );
+  }
+
+  private async performOp(invId: number, name: string, args: unknown[]): Promise<unknown> {
+    switch (name) {
+      case 'read': {
+        const stream = this.hostStreams.get(args[0] as number);
+        if (!stream) return null;
+        const chunk = await stream.next();
+        if (chunk === null) this.hostStreams.delete(args[0] as number);
+        return chunk;
+      }
+      case 'subtle':
+        return this.keys.call(args[0] as string, args.slice(1));
+      case 'fetch':
+        return this.subrequest(invId, args[0] as SubrequestInit);
+      default:
+        throw new Error(`Unknown host operation ${name}`);
+    }
+  }
+
+  private async subrequest(invId: number, init: SubrequestInit): Promise<unknown> {
+    const inv = this.invocations.get(invId);
+    if (inv) {
+      inv.countSubrequest();
+      if (this.options.prepareSubrequest) init = this.options.prepareSubrequest(init, inv);
+    }
+    let body: Uint8Array | AsyncIterable<Uint8Array> | null = null;
+    if (init.bodyKind === BodyKind.Bytes) body = init.body as Uint8Array;
+    else if (init.bodyKind === BodyKind.Stream) {
+      const stream = this.pullGuestStream(init.body as number);
+      body = { async *[Symbol.asyncIterator]() { for (let c = await stream.read(); c; c = await stream.read()) yield c; } };
+    }
+    let abort = this.subrequestAborts.get(invId);
+    if (!abort) { abort = new AbortController(); this.subrequestAborts.set(invId, abort); }
+    const { result, body: responseBody } = await performSubrequest(init, body, abort.signal);
+    let bodyStream = 0;
+    if (responseBody) {
+      bodyStream = this.nextHostStreamId++;
+      this.hostStreams.set(bodyStream, hostStreamFromWeb(responseBody));
+    }
+    return { ...result, bodyStream };
+  }
+
+  private onIsolateFailure(error: unknown): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const inv of this.invocations.values()) {
+      if (!inv.hasResponded) inv.target.failure((error as Error)?.message ?? String(error));
+      inv.markException();
+      inv.forceFinish();
+    }
+  }
+
+  get isDisposed(): boolean { return this.disposed || this.isolate.isDisposed; }
+
+  /** Heap in use by this isolate, in bytes. */
+  heapUsed(): number {
+    const stats = this.isolate.getHeapStatisticsSync();
+    return stats.used_heap_size + stats.externally_allocated_size;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const s of this.hostStreams.values()) s.cancel();
+    this.hostStreams.clear();
+    for (const abort of this.subrequestAborts.values()) abort.abort();
+    try { this.isolate.dispose(); } catch { /* already gone */ }
+  }
+}
