@@ -11,7 +11,7 @@ export function hasBody(req: IncomingMessage): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return false;
   if (req.headers['transfer-encoding']) return true;
   const length = req.headers['content-length'];
-  return length !== undefined && length !== '0';
+  return length !== undefined;
 }
 
 export function trackBody(req: IncomingMessage): TrackedBody {

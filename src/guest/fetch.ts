@@ -3,10 +3,11 @@
 import { BodyKind } from '../protocol/bridge.ts';
 import type { SubrequestInit, SubrequestResult } from '../protocol/bridge.ts';
 import { takeBodyForTransfer } from './body.ts';
-import { headersToList, headersFromList } from './headers.ts';
+import { headersToList } from './headers.ts';
 import { getCurrentInvocationId, hostOp } from './host.ts';
 import { Request } from './request.ts';
-import { Response } from './response.ts';
+import { createIncomingResponse } from './response.ts';
+import type { Response } from './response.ts';
 import { hostFedStream, registerOutgoingStream } from './stream-bridge.ts';
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
@@ -27,12 +28,8 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   };
   const result = await hostOp<SubrequestResult>('fetch', [message], invId);
   const stream = result.bodyStream && !NULL_BODY_STATUS.has(result.status) ? hostFedStream(result.bodyStream, invId) : null;
-  const response = new Response(stream as never, {
-    status: result.status === 101 ? 200 : result.status,
-    statusText: result.statusText,
-    headers: headersFromList(result.headers) as never,
-  });
-  Object.defineProperty(response, 'url', { value: result.url, enumerable: true, configurable: true });
-  if (result.redirected) Object.defineProperty(response, 'redirected', { value: true, enumerable: true, configurable: true });
-  return response;
+  // undici reports only the final URL; a redirected response's list needs two entries so that
+  // `redirected` reads true.
+  const urlList = result.redirected ? [r.url, result.url] : [result.url];
+  return createIncomingResponse({ status: result.status, statusText: result.statusText, headersList: result.headers, body: stream, urlList });
 }

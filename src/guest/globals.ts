@@ -19,7 +19,7 @@ import { getCurrentInvocationId, setDOMExceptionClass } from './host.ts';
 import { invocations } from './invocation.ts';
 import { Request } from './request.ts';
 import { Response } from './response.ts';
-import { structuredClone } from './structured-clone.ts';
+import { registerCloneable, registerUncloneable, structuredClone } from './structured-clone.ts';
 import { clearInterval, clearTimeout, queueMicrotask, setInterval, setTimeout, setTimerErrorReporter } from './timers.ts';
 import { emitLog } from './console.ts';
 
@@ -39,6 +39,9 @@ export function installGlobals(): void {
   setAbortTimerFunction((cb, ms) => setTimeout(cb, ms));
   setTimerErrorReporter(reportUncaught);
   setListenerErrorReporter(reportUncaught);
+  // Platform objects that structuredClone must refuse, with workerd's texts.
+  registerUncloneable(Event, 'Event');
+  registerCloneable(AbortSignal, () => { throw new DOMException('AbortSignal serialization is not enabled.', 'DataCloneError'); });
 
   const classes: Record<string, unknown> = {
     ReadableStream, WritableStream, TransformStream, ByteLengthQueuingStrategy, CountQueuingStrategy,

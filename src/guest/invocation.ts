@@ -19,6 +19,8 @@ export class Invocation {
   responded = false;
   passThroughOnException = false;
   pendingWaitUntil = 0;
+  /** The response body is still being streamed to the host. */
+  streamingBody = false;
   threw = false;
   finished = false;
   requestBodyUsed: () => boolean = () => false;
@@ -45,7 +47,8 @@ export class Invocation {
     if (body.kind === 'bytes') {
       sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.Bytes, body.bytes);
     } else if (body.kind === 'stream') {
-      const streamId = registerOutgoingStream(body.stream, this.id);
+      this.streamingBody = true;
+      const streamId = registerOutgoingStream(body.stream, this.id, () => { this.streamingBody = false; this.maybeFinish(); });
       sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.Stream, streamId);
     } else {
       sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.None, null);
@@ -103,7 +106,7 @@ export class Invocation {
   }
 
   maybeFinish(): void {
-    if (this.finished || !this.responded || this.pendingWaitUntil > 0) return;
+    if (this.finished || !this.responded || this.streamingBody || this.pendingWaitUntil > 0) return;
     this.finish();
   }
 

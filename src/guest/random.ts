@@ -2,6 +2,7 @@
 // the guest draws from synchronously; the pool is refilled asynchronously when it runs low, and
 // only an exhausted pool falls back to a (slow, blocking) synchronous call to the host.
 import { GuestMessage, HostEvent } from '../protocol/bridge.ts';
+import { DOMException } from './dom-exception.ts';
 import { hostRandomSync, onEvent, sendToHost } from './host.ts';
 
 const POOL_SIZE = 16 * 1024;
@@ -46,7 +47,7 @@ export function getRandomValues<T extends ArrayBufferView | null>(array: T): T {
     throw new TypeError("Failed to execute 'getRandomValues' on 'Crypto': parameter 1 is not of type 'ArrayBufferView'.");
   }
   if (array.byteLength > 65536) {
-    throw new RangeError(`The data buffer must not be larger than 65536 bytes, got ${array.byteLength} bytes.`);
+    throw new DOMException(`getRandomValues() only accepts buffers of size <= 64K but provided ${array.byteLength} bytes.`, 'QuotaExceededError');
   }
   fillRandom(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
   return array;

@@ -26,7 +26,7 @@ export function hostFedStream(streamId: number, invId: number): ReadableStream<U
   });
 }
 
-interface Outgoing { reader: ReadableStreamDefaultReaderLike; invId: number }
+interface Outgoing { reader: ReadableStreamDefaultReaderLike; invId: number; onEnd?: () => void }
 interface ReadableStreamDefaultReaderLike {
   read(): Promise<{ done: boolean; value?: unknown }>;
   cancel(reason?: unknown): Promise<void>;
@@ -35,10 +35,18 @@ const outgoing = new Map<number, Outgoing>();
 let nextStreamId = 1;
 
 /** Registers a guest stream for the host to pull; returns the id the host pulls it by. */
-export function registerOutgoingStream(stream: ReadableStream<unknown>, invId: number): number {
+export function registerOutgoingStream(stream: ReadableStream<unknown>, invId: number, onEnd?: () => void): number {
   const id = nextStreamId++;
-  outgoing.set(id, { reader: stream.getReader() as unknown as ReadableStreamDefaultReaderLike, invId });
+  outgoing.set(id, { reader: stream.getReader() as unknown as ReadableStreamDefaultReaderLike, invId, onEnd });
   return id;
+}
+
+/** Forgets a stream (it ended, failed or was cancelled) and tells its owner. */
+function release(streamId: number): void {
+  const entry = outgoing.get(streamId);
+  if (!entry) return;
+  outgoing.delete(streamId);
+  entry.onEnd?.();
 }
 
 function toBytes(value: unknown): Uint8Array {
@@ -56,24 +64,24 @@ onEvent(HostEvent.Pull, (streamId) => {
   entry.reader.read().then(
     ({ done, value }) => {
       if (done) {
-        outgoing.delete(streamId as number);
         sendToHost(GuestMessage.Chunk, streamId, null);
+        release(streamId as number);
         return;
       }
       let bytes: Uint8Array;
       try {
         bytes = toBytes(value);
       } catch (error) {
-        outgoing.delete(streamId as number);
         entry.reader.cancel(error).catch(() => {});
         sendToHost(GuestMessage.Chunk, streamId, null, errorText(error));
+        release(streamId as number);
         return;
       }
       sendToHost(GuestMessage.Chunk, streamId, bytes);
     },
     (error) => {
-      outgoing.delete(streamId as number);
       sendToHost(GuestMessage.Chunk, streamId, null, errorText(error));
+      release(streamId as number);
     },
   );
 });
@@ -81,9 +89,9 @@ onEvent(HostEvent.Pull, (streamId) => {
 onEvent(HostEvent.CancelStream, (streamId, reason) => {
   const entry = outgoing.get(streamId as number);
   if (!entry) return;
-  outgoing.delete(streamId as number);
   setCurrentInvocationId(entry.invId);
   entry.reader.cancel(reason).catch(() => {});
+  release(streamId as number);
 });
 
 function errorText(error: unknown): string {
