@@ -104,8 +104,16 @@ export async function runDev(argv: string[]): Promise<void> {
   const specs = workerSpecs(positional, flags);
 
   const info = (line: string) => process.stderr.write(`${line}\n`);
+  // JSON lines are gathered and written once per event-loop turn: one write per busy turn
+  // instead of one per request.
+  let pendingJson = '';
+  const flushJson = () => { const out = pendingJson; pendingJson = ''; process.stdout.write(out); };
   const printTrace = (event: TraceEvent) => {
-    if (format === 'json') { process.stdout.write(`${JSON.stringify(event)}\n`); return; }
+    if (format === 'json') {
+      if (!pendingJson) setImmediate(flushJson);
+      pendingJson += `${JSON.stringify(event)}\n`;
+      return;
+    }
     const { stdout, stderr } = formatPretty(event, { color: Boolean(process.stdout.isTTY) });
     for (const line of stdout) process.stdout.write(`${line}\n`);
     for (const line of stderr) process.stderr.write(`${line}\n`);
@@ -208,6 +216,7 @@ export async function runDev(argv: string[]): Promise<void> {
   });
   for (const w of watchers) w.close();
   await Promise.all([edge.close(), api.close()]);
+  if (pendingJson) flushJson();
   for (const spec of specs) edge.getSlot(spec.name)?.worker?.dispose();
 }
 

@@ -3,7 +3,7 @@
 // can never reach an isolated-vm handle.
 import { GuestMessage, HostEvent } from '../protocol/bridge.ts';
 
-type Send = (kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown) => void;
+type Send = (kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, g?: unknown) => void;
 type RandomSync = (n: number) => ArrayBuffer;
 
 let send: Send = () => { throw new Error('host bridge not installed'); };
@@ -17,12 +17,12 @@ export function captureHost(globalName: string): void {
   delete g[`${globalName}Send`];
   delete g[`${globalName}Random`];
   // ivm.Callback functions are plain functions in the guest; only these closures keep them.
-  send = (kind, a, b, c, d, e, f) => rawSend(kind, a, b, c, d, e, f);
+  send = (kind, a, b, c, d, e, f, g) => rawSend(kind, a, b, c, d, e, f, g);
   randomSync = (n) => rawRandom(n);
 }
 
-export function sendToHost(kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void {
-  send(kind, a, b, c, d, e, f);
+export function sendToHost(kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, g?: unknown): void {
+  send(kind, a, b, c, d, e, f, g);
 }
 
 export function hostRandomSync(n: number): ArrayBuffer {

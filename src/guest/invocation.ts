@@ -44,16 +44,20 @@ export class Invocation {
       return;
     }
     this.responded = true;
-    if (body.kind === 'bytes') {
-      sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.Bytes, body.bytes);
-    } else if (body.kind === 'stream') {
+    if (body.kind === 'stream') {
       this.streamingBody = true;
       const streamId = registerOutgoingStream(body.stream, this.id, () => { this.streamingBody = false; this.maybeFinish(); });
       sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.Stream, streamId);
-    } else {
-      sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.None, null);
+      return;
     }
-    this.maybeFinish();
+    // Most invocations end with their response: say so in the same message (one crossing less).
+    const endsNow = this.pendingWaitUntil === 0;
+    if (endsNow) this.markFinished();
+    sendToHost(
+      GuestMessage.Respond, this.id, value.status, value.statusText, headers,
+      body.kind === 'bytes' ? BodyKind.Bytes : BodyKind.None, body.kind === 'bytes' ? body.bytes : null,
+      endsNow ? this.outcomeHint() : undefined,
+    );
   }
 
   /** An uncaught exception ended the handler before it produced a response. */
@@ -112,11 +116,19 @@ export class Invocation {
 
   finish(): void {
     if (this.finished) return;
+    this.markFinished();
+    sendToHost(GuestMessage.Done, this.id, this.outcomeHint());
+  }
+
+  private markFinished(): void {
     this.finished = true;
     invocations.delete(this.id);
     // Work the invocation left behind is cancelled once it is over, as on Cloudflare.
     cancelTimersOf(this.id);
-    sendToHost(GuestMessage.Done, this.id, this.threw ? 'exception' : 'ok');
+  }
+
+  private outcomeHint(): 'ok' | 'exception' {
+    return this.threw ? 'exception' : 'ok';
   }
 }
 

@@ -5,7 +5,7 @@
 // Host → guest: the host calls the guest's `onHostEvent(kind, a, b, c, d, e, f)` once per event
 // (isolated-vm `applyIgnored`, one V8 task per event, so the microtasks an event causes are
 // drained before the next event starts and the guest always knows which invocation it serves).
-// Guest → host: the guest calls one ignored callback `send(kind, a, b, c, d, e, f)`.
+// Guest → host: the guest calls one ignored callback `send(kind, a, b, c, d, e, f, g)`.
 
 export const HostEvent = {
   /** invId, method, url, headers joined by '\n' (name\nvalue\n…), body stream id (0 = none), cf JSON */
@@ -27,7 +27,8 @@ export const HostEvent = {
 } as const;
 
 export const GuestMessage = {
-  /** invId, status, statusText, headers (flat string[]), bodyKind, body (bytes | streamId) */
+  /** invId, status, statusText, headers (flat string[]), bodyKind, body (bytes | streamId),
+   *  outcome hint when the invocation ends with this response (else undefined; Done follows) */
   Respond: 1,
   /** invId: no response from the worker; forward the request to the origin */
   PassThrough: 2,

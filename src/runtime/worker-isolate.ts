@@ -140,7 +140,7 @@ export class WorkerIsolate {
   private async installGuest(code: string, cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined): Promise<void> {
     const global = this.context.global;
     await global.set('__flareletHostSend', new ivm.Callback(
-      (kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown) => this.onGuestMessage(kind, a, b, c, d, e, f),
+      (kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown) => this.onGuestMessage(kind, a, b, c, d, e, f, g),
       { ignored: true },
     ));
     await global.set('__flareletHostRandom', new ivm.Callback((n: number) => {
@@ -270,13 +270,14 @@ export class WorkerIsolate {
     this.options.onTrace(event);
   }
 
-  private onGuestMessage(kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): void {
+  private onGuestMessage(kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown): void {
     switch (kind) {
       case GuestMessage.Respond: {
         const inv = this.invocations.get(a as number);
         if (!inv) return;
         inv.status = b as number;
         inv.target.response({ status: b as number, statusText: c as string, headers: d as string[] }, this.responseBody(e as number, f));
+        if (g !== undefined) inv.guestFinished(g as string);
         return;
       }
       case GuestMessage.PassThrough:
