@@ -5,6 +5,7 @@ import { URL, URLSearchParams } from 'whatwg-url';
 import { AbortController, AbortSignal, setAbortTimerFunction } from './abort.ts';
 import { atob, btoa } from './base64.ts';
 import { Blob, File } from './blob.ts';
+import { Cache, CacheStorage } from './cache.ts';
 import { createConsole } from './console.ts';
 import { Crypto, CryptoKey, SubtleCrypto } from './crypto.ts';
 import { addFetchListener, getOnfetch, removeFetchListener, setOnfetch } from './dispatch.ts';
@@ -48,7 +49,7 @@ export function installGlobals(): void {
     ReadableStreamDefaultReader, ReadableStreamBYOBReader, WritableStreamDefaultWriter,
     URL, URLSearchParams, AbortController, AbortSignal, Blob, File, Crypto, CryptoKey, SubtleCrypto,
     DOMException, TextEncoder, TextDecoder, Event, EventTarget, CustomEvent, FetchEvent, ExecutionContext,
-    FormData, Headers, Request, Response,
+    FormData, Headers, Request, Response, Cache, CacheStorage,
   };
   for (const [name, value] of Object.entries(classes)) define(name, value);
 
@@ -58,6 +59,7 @@ export function installGlobals(): void {
   for (const [name, value] of Object.entries(functions)) define(name, value);
 
   define('crypto', new Crypto());
+  define('caches', new CacheStorage());
   define('console', createConsole());
   define('navigator', Object.freeze({ userAgent: 'Cloudflare-Workers', hardwareConcurrency: 1, language: 'en' }));
   define('self', globalThis);
