@@ -5,7 +5,7 @@ import { takeBodyForTransfer } from './body.ts';
 import { emitLog } from './console.ts';
 import { headersToList } from './headers.ts';
 import { sendToHost } from './host.ts';
-import { Response } from './response.ts';
+import { Response, readResponseHead } from './response.ts';
 import { registerOutgoingStream } from './stream-bridge.ts';
 import { cancelTimersOf } from './timers.ts';
 
@@ -34,10 +34,12 @@ export class Invocation {
       this.fail(new TypeError(INCORRECT_RESPONSE_TYPE));
       return;
     }
+    let head: ReturnType<typeof readResponseHead>;
     let headers: string[];
     let body: ReturnType<typeof takeBodyForTransfer>;
     try {
-      headers = headersToList(value.headers);
+      head = readResponseHead(value);
+      headers = headersToList(head.headers);
       body = takeBodyForTransfer(value);
     } catch (error) {
       this.fail(error);
@@ -47,14 +49,14 @@ export class Invocation {
     if (body.kind === 'stream') {
       this.streamingBody = true;
       const streamId = registerOutgoingStream(body.stream, this.id, () => { this.streamingBody = false; this.maybeFinish(); });
-      sendToHost(GuestMessage.Respond, this.id, value.status, value.statusText, headers, BodyKind.Stream, streamId);
+      sendToHost(GuestMessage.Respond, this.id, head.status, head.statusText, headers, BodyKind.Stream, streamId);
       return;
     }
     // Most invocations end with their response: say so in the same message (one crossing less).
     const endsNow = this.pendingWaitUntil === 0;
     if (endsNow) this.markFinished();
     sendToHost(
-      GuestMessage.Respond, this.id, value.status, value.statusText, headers,
+      GuestMessage.Respond, this.id, head.status, head.statusText, headers,
       body.kind === 'bytes' ? BodyKind.Bytes : BodyKind.None, body.kind === 'bytes' ? body.bytes : null,
       endsNow ? this.outcomeHint() : undefined,
     );

@@ -43,8 +43,11 @@ export function fillRandom(target: Uint8Array): void {
 const integerArrayTypes = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
 
 export function getRandomValues<T extends ArrayBufferView | null>(array: T): T {
-  if (!ArrayBuffer.isView(array) || !integerArrayTypes.some((t) => array instanceof t)) {
+  if (!ArrayBuffer.isView(array)) {
     throw new TypeError("Failed to execute 'getRandomValues' on 'Crypto': parameter 1 is not of type 'ArrayBufferView'.");
+  }
+  if (!integerArrayTypes.some((t) => array instanceof t)) {
+    throw new DOMException('ArrayBufferView argument to getRandomValues() must be an integer-typed view.', 'TypeMismatchError');
   }
   if (array.byteLength > 65536) {
     throw new DOMException(`getRandomValues() only accepts buffers of size <= 64K but provided ${array.byteLength} bytes.`, 'QuotaExceededError');

@@ -47,7 +47,17 @@ const INTERNAL: unknown = Symbol('internal');
 
 let fillIncoming: (r: Response, init: IncomingResponseInit) => void;
 
+/**
+ * Reads a Response's status and headers from its private state. The runtime uses this rather
+ * than the public getters, which user code can replace on Response.prototype.
+ */
+export let readResponseHead: (r: Response) => { status: number; statusText: string; headers: Headers };
+
 export class Response extends Body {
+  static {
+    readResponseHead = (r) => ({ status: r.#status, statusText: r.#statusText, headers: r.#headers });
+  }
+
   #status = 200;
   #statusText = '';
   #headers!: Headers;

@@ -261,9 +261,11 @@ export class WorkerIsolate {
     this.invocations.delete(inv.id);
     this.subrequestAborts.get(inv.id)?.abort();
     this.subrequestAborts.delete(inv.id);
+    const outcome = inv.outcome();
     const event = inv.trace.finish({
-      outcome: inv.outcome(),
-      status: inv.status,
+      outcome,
+      // A canceled invocation's response never reached the client: it has no status.
+      status: outcome === 'canceled' ? undefined : inv.status,
       cpuTime: cpuNs / 1e6,
       wallTime: performance.now() - inv.startedAt,
     });

@@ -61,13 +61,16 @@ export async function loadWorkerSource(entry: string): Promise<WorkerSource> {
   }
   const inputs = Object.keys(result.metafile.inputs).map((p) => path.resolve(p));
   const output = Object.values(result.metafile.outputs)[0];
+  const singlePlainFile = inputs.length === 1 && /\.(m?js|cjs)$/.test(absolute);
   if (output.exports.length > 0) {
-    return { format: 'module', code: result.outputFiles[0].text, filename, inputs };
+    // A module without imports runs as written, so that error lines are the user's own.
+    const code = singlePlainFile ? await readFile(absolute, 'utf8') : result.outputFiles[0].text;
+    return { format: 'module', code, filename, inputs };
   }
   // Service worker. A single plain-JavaScript file runs exactly as written (its top-level
   // declarations are globals and its line numbers are the user's); anything else is bundled
   // into one classic script.
-  if (inputs.length === 1 && /\.(m?js|cjs)$/.test(absolute)) {
+  if (singlePlainFile) {
     return { format: 'service-worker', code: await readFile(absolute, 'utf8'), filename, inputs };
   }
   try {
