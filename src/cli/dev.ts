@@ -69,9 +69,8 @@ function workerSpecs(positional: string[], flags: Record<string, unknown>): Work
   const specs: WorkerSpec[] = [];
   for (const file of configs) specs.push(specFor(undefined, path.resolve(file), nameFlag, cliVars));
   for (const entry of positional) {
-    const dir = path.dirname(path.resolve(entry));
-    const configFile = findConfig(dir) ?? (path.resolve(dir) === process.cwd() ? undefined : undefined);
-    specs.push(specFor(entry, configFile, nameFlag, cliVars));
+    // An entry's config is the one beside it (wrangler.toml next to the worker).
+    specs.push(specFor(entry, findConfig(path.dirname(path.resolve(entry))), nameFlag, cliVars));
   }
   if (specs.length === 0) {
     const configFile = findConfig(process.cwd());

@@ -4,13 +4,13 @@
 // `<name>.localhost:PORT`. The response texts that workerd can show are also checked on workerd.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpRequest, projectRoot, startFlarelet } from '../support/flarelet.ts';
 import type { FlareletHandle, HttpResult, TraceEvent } from '../support/flarelet.ts';
 import { startWorkerd } from '../support/workerd.ts';
+import { startRecorder } from '../support/recorder.ts';
 
 const FIXTURES = 'test/fixtures/lifecycle';
 const EVENT_TIMEOUT = 10_000;
@@ -30,38 +30,13 @@ const ILLEGAL_INVOCATION =
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A node:http origin on a free loopback port; records every request and answers 203 with an echo. */
-async function startOrigin() {
-  const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rec = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(rec);
-      res.writeHead(203, { 'content-type': 'text/plain', 'x-origin': 'yes' });
-      res.end(`origin saw ${rec.method} ${rec.url}${rec.body ? ` with ${rec.body}` : ''}`);
-    });
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
-  };
+/** The origin: records every request and answers 203 with an echo. */
+function startOrigin() {
+  return startRecorder((rec) => ({
+    status: 203,
+    headers: { 'content-type': 'text/plain', 'x-origin': 'yes' },
+    body: `origin saw ${rec.method} ${rec.url}${rec.body ? ` with ${rec.body}` : ''}`,
+  }));
 }
 
 /** A request to worker `name` of flarelet `f` (chosen by its Host header). */
