@@ -44,10 +44,6 @@ function toHost(value: unknown): unknown {
 }
 
 function fromHost(value: unknown): unknown {
-  // Bytes travel as Uint8Array; WebCrypto hands out ArrayBuffers.
-  if (value instanceof Uint8Array) {
-    return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value.buffer : value.slice().buffer;
-  }
   if (value && typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (typeof v.__cryptoKey === 'number') return keyFromHost(v as unknown as KeyDescription);

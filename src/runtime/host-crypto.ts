@@ -40,7 +40,6 @@ export class KeyTable {
       const pair = result as webcrypto.CryptoKeyPair;
       return { publicKey: this.add(pair.publicKey), privateKey: this.add(pair.privateKey) };
     }
-    if (result instanceof ArrayBuffer) return new Uint8Array(result);
     return result;
   }
 
