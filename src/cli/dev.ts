@@ -1,7 +1,7 @@
 // `flarelet dev`: serves one or more workers locally, prints each invocation's trace (pretty, or
 // JSON lines), and reloads a worker when one of its files changes. A worker that fails to load
 // is reported and answered with 1101 until its file is fixed; the process keeps running.
-import { watch } from 'node:fs';
+import { mkdirSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, findConfig, loadWorkerConfig, WORKER_NAME } from '../config/wrangler.ts';
@@ -10,11 +10,13 @@ import { ApiServer, sendEnvelope } from '../control/api-server.ts';
 import { DEFAULT_CF } from '../edge/cf.ts';
 import { EdgeServer } from '../edge/server.ts';
 import type { WorkerSlot } from '../edge/server.ts';
+import { TraceBus } from '../observability/bus.ts';
 import { connectedLine, formatPretty } from '../observability/pretty.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import { WAIT_UNTIL_LIMIT_MS, WorkerIsolate } from '../runtime/worker-isolate.ts';
 import { loadWorkerSource } from '../runtime/worker-source.ts';
 import { keyValues, parseArgs, portFlag, UsageError } from './args.ts';
+import { startPlatform } from './dev-platform.ts';
 
 export const DEV_USAGE = `Usage: flarelet dev [entry…] [options]
 
@@ -33,7 +35,12 @@ Options:
   --memory-mb N          memory limit per isolate (default 128)
   --cf KEY=VALUE         request.cf geo field for non-loopback clients (repeatable)
   --colo CODE            request.cf.colo and the Ray ID suffix (default LCL)
-  --no-watch             do not reload on file changes`;
+  --no-watch             do not reload on file changes
+  --persist-to DIR       folder for the log store and the logpush spool (default .flarelet)
+  --log-retention-days N days persisted logs are kept (default 7)
+  --tail-rate N          events/s per tail session before it samples (default 200)
+  --logpush URL          deliver trace events as gzipped NDJSON batches to URL (repeatable)
+  --otlp URL             export trace events as OTLP/HTTP logs to URL (repeatable)`;
 
 const FLAGS = {
   port: { type: 'string' }, 'api-port': { type: 'string' }, ip: { type: 'string' },
@@ -41,7 +48,22 @@ const FLAGS = {
   origin: { type: 'string' }, format: { type: 'string' }, 'memory-mb': { type: 'string' },
   cf: { type: 'list' }, colo: { type: 'string' }, 'no-watch': { type: 'boolean' },
   'compatibility-date': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'persist-to': { type: 'string' }, 'log-retention-days': { type: 'string' }, 'tail-rate': { type: 'string' },
+  logpush: { type: 'list' }, otlp: { type: 'list' },
 } as const;
+
+function positiveNumberFlag(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} must be a positive number, got ${String(value)}`);
+  return n;
+}
+
+function urlList(values: unknown, name: string): string[] {
+  return ((values as string[] | undefined) ?? []).map((value) => {
+    try { return new URL(value).toString(); } catch { throw new UsageError(`--${name} must be a URL, got ${value}`); }
+  });
+}
 
 interface WorkerSpec {
   entry: string;
@@ -101,6 +123,13 @@ export async function runDev(argv: string[]): Promise<void> {
   }
   const cf = { edge: { ...DEFAULT_CF.edge, colo: (flags.colo as string | undefined) ?? 'LCL' }, geo: keyValues(flags.cf, 'cf') };
   const specs = workerSpecs(positional, flags);
+  const stateDir = path.resolve((flags['persist-to'] as string | undefined) ?? '.flarelet');
+  const settings = {
+    logRetentionDays: positiveNumberFlag(flags['log-retention-days'], 'log-retention-days', 7),
+    tailEventsPerSecond: positiveNumberFlag(flags['tail-rate'], 'tail-rate', 200),
+    logpushUrls: urlList(flags.logpush, 'logpush'),
+    otlpUrls: urlList(flags.otlp, 'otlp'),
+  };
 
   const info = (line: string) => process.stderr.write(`${line}\n`);
   // JSON lines are gathered and written once per event-loop turn: one write per busy turn
@@ -118,6 +147,8 @@ export async function runDev(argv: string[]): Promise<void> {
     for (const line of stderr) process.stderr.write(`${line}\n`);
   };
 
+  const bus = new TraceBus();
+  bus.subscribe(printTrace);
   const edge = new EdgeServer({ port, hostname, cf });
   const api = new ApiServer();
   api.addRoute((req, res, url) => {
@@ -137,7 +168,7 @@ export async function runDev(argv: string[]): Promise<void> {
         source,
         bindings: spec.vars,
         memoryMb,
-        onTrace: printTrace,
+        onTrace: (event) => bus.publish(event),
         onStrayLog: (level, message) => info(`[${spec.name}] (${level}) ${message.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ')}`),
         prepareSubrequest: (init, inv) => edge.prepareSubrequest(slot, inv, init),
       });
@@ -189,6 +220,19 @@ export async function runDev(argv: string[]): Promise<void> {
     rewatch(files);
   }
 
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`--persist-to: cannot create ${stateDir}: ${(error as Error).message}`);
+  }
+  const platform = await startPlatform({
+    api,
+    bus,
+    stateDir,
+    settings,
+    workers: () => specs.map((s) => ({ name: s.name, observability: s.config?.observability ?? {} })),
+  });
+
   info('⎔ Starting local server…');
   for (const spec of specs) {
     const slot: WorkerSlot = { name: spec.name, worker: null, loadError: null, origin };
@@ -215,6 +259,7 @@ export async function runDev(argv: string[]): Promise<void> {
   });
   for (const w of watchers) w.close();
   await Promise.all([edge.close(), api.close()]);
+  await platform.close();
   if (pendingJson) flushJson();
   for (const spec of specs) edge.getSlot(spec.name)?.worker?.dispose();
 }

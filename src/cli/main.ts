@@ -3,11 +3,15 @@
 import { ConfigError } from '../config/wrangler.ts';
 import { UsageError } from './args.ts';
 import { DEV_USAGE, runDev } from './dev.ts';
+import { LOGS_USAGE, runLogs } from './logs.ts';
+import { runTail, TAIL_USAGE } from './tail.ts';
 
 const USAGE = `Usage: flarelet <command> [options]
 
 Commands:
-  dev [entry…]   serve workers locally with live traces
+  dev [entry…]     serve workers locally with live traces
+  tail <worker>    stream a worker's trace events live
+  logs <worker>    query a worker's persisted logs
 
 Run 'flarelet <command> --help' for a command's options.`;
 
@@ -16,6 +20,12 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'dev':
       await runDev(rest);
+      return;
+    case 'tail':
+      await runTail(rest);
+      return;
+    case 'logs':
+      await runLogs(rest);
       return;
     case undefined:
     case 'help':
@@ -33,7 +43,9 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`flarelet: ${error.message}\n`);
-      if (error instanceof UsageError && /dev/.test(process.argv[2] ?? '')) process.stderr.write(`\n${DEV_USAGE}\n`);
+      const usage: Record<string, string> = { dev: DEV_USAGE, tail: TAIL_USAGE, logs: LOGS_USAGE };
+      const commandUsage = usage[process.argv[2] ?? ''];
+      if (error instanceof UsageError && commandUsage) process.stderr.write(`\n${commandUsage}\n`);
       process.exit(2);
     }
     process.stderr.write(`flarelet: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -17,8 +17,15 @@ export interface WorkerConfig {
   compatibilityDate?: string;
   compatibilityFlags: string[];
   vars: Record<string, unknown>;
-  limits: { cpuMs?: number };
-  observability: { enabled?: boolean; headSamplingRate?: number };
+  limits: { cpuMs?: number; subrequests?: number; memoryMb?: number; startupMs?: number };
+  observability: {
+    enabled?: boolean;
+    headSamplingRate?: number;
+    /** [observability.logs] invocation_logs: write the invocation row (default true) */
+    invocationLogs?: boolean;
+    /** [observability.logs] persist: keep logs in the log store (default true) */
+    persist?: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -101,6 +108,10 @@ export function loadWorkerConfig(file: string): WorkerConfig {
       if (typeof limits.cpu_ms !== 'number' || !(limits.cpu_ms > 0)) fail('"limits.cpu_ms" must be a positive number of milliseconds');
       config.limits.cpuMs = limits.cpu_ms as number;
     }
+    if (limits.subrequests !== undefined) {
+      if (!Number.isInteger(limits.subrequests) || !((limits.subrequests as number) > 0)) fail('"limits.subrequests" must be a positive whole number');
+      config.limits.subrequests = limits.subrequests as number;
+    }
   }
   if (raw.observability !== undefined) {
     const o = raw.observability as Record<string, unknown>;
@@ -110,6 +121,18 @@ export function loadWorkerConfig(file: string): WorkerConfig {
       const rate = o.head_sampling_rate;
       if (typeof rate !== 'number' || rate < 0 || rate > 1) fail('"observability.head_sampling_rate" must be a value between 0 and 1.');
       config.observability.headSamplingRate = rate as number;
+    }
+    if (o.logs !== undefined) {
+      const logs = o.logs as Record<string, unknown>;
+      if (!logs || typeof logs !== 'object' || Array.isArray(logs)) fail('"observability.logs" must be a table');
+      if (logs.enabled !== undefined) config.observability.enabled = Boolean(logs.enabled);
+      if (logs.invocation_logs !== undefined) config.observability.invocationLogs = Boolean(logs.invocation_logs);
+      if (logs.persist !== undefined) config.observability.persist = Boolean(logs.persist);
+      if (logs.head_sampling_rate !== undefined) {
+        const rate = logs.head_sampling_rate;
+        if (typeof rate !== 'number' || rate < 0 || rate > 1) fail('"observability.logs.head_sampling_rate" must be a value between 0 and 1.');
+        config.observability.headSamplingRate = rate as number;
+      }
     }
   }
   return config;

@@ -2,8 +2,12 @@
 // edge port. Answers in Cloudflare's v4 envelope; the endpoints themselves grow with the platform.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export type ApiRoute = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+/** Takes a WebSocket upgrade request (returns false when the path is not its own). */
+export type ApiUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
 
 export function sendEnvelope(res: http.ServerResponse, status: number, result: unknown, errors: { code: number; message: string }[] = []): void {
   const body = JSON.stringify({ success: errors.length === 0, errors, messages: [], result });
@@ -14,12 +18,23 @@ export function sendEnvelope(res: http.ServerResponse, status: number, result: u
 export class ApiServer {
   readonly server: http.Server;
   private readonly routes: ApiRoute[] = [];
+  private readonly upgrades: ApiUpgrade[] = [];
 
   constructor() {
     this.server = http.createServer((req, res) => { void this.handle(req, res); });
+    this.server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
   }
 
   addRoute(route: ApiRoute): void { this.routes.push(route); }
+  addUpgrade(upgrade: ApiUpgrade): void { this.upgrades.push(upgrade); }
+
+  private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://api.invalid');
+    try {
+      for (const upgrade of this.upgrades) if (upgrade(req, socket, head, url)) return;
+    } catch { /* answered below */ }
+    socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api.invalid');

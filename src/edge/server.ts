@@ -8,7 +8,8 @@ import type { HostInvocation, ResponseBody, ResponseHead } from '../runtime/host
 import type { WorkerIsolate } from '../runtime/worker-isolate.ts';
 import { buildCf, DEFAULT_CF } from './cf.ts';
 import type { CfConfig } from './cf.ts';
-import { ERROR_CODES, errorBody } from './error-codes.ts';
+import { ERROR_CODES } from './error-codes.ts';
+import { renderErrorPage } from './error-page.ts';
 import type { ErrorCodeNumber } from './error-codes.ts';
 import { forwardToOrigin } from './origin.ts';
 import { hasBody, trackBody } from './request-body.ts';
@@ -90,11 +91,12 @@ export class EdgeServer {
     return host === 'localhost' || host.endsWith('.localhost') || host === this.options.hostname || host.startsWith('127.') || host === '[::1]';
   }
 
-  private sendError(res: ServerResponse, code: ErrorCodeNumber, rayId: string | null): void {
+  private sendError(res: ServerResponse, code: ErrorCodeNumber, rayId: string): void {
     if (res.headersSent) { res.destroy(); return; }
-    const body = errorBody(code);
-    const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=UTF-8', 'content-length': Buffer.byteLength(body) };
-    if (rayId) headers['cf-ray'] = rayId;
+    const req = res.req;
+    const page = renderErrorPage(code, { accept: req.headers.accept, rayId, host: req.headers.host ?? this.options.hostname, timestamp: new Date() });
+    const body = page.body;
+    const headers: Record<string, string | number> = { 'content-type': page.contentType, 'content-length': Buffer.byteLength(body), 'cf-ray': rayId };
     res.writeHead(ERROR_CODES[code].status, headers);
     res.end(body);
   }

@@ -1,10 +1,12 @@
 // Starts `bin/flarelet dev` as a real child process (edge and API on free loopback ports,
 // --format json) and collects the trace events it prints on stdout, one JSON object per line.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequestRaw } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { connect, createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -93,10 +95,14 @@ export async function startFlarelet(options: FlareletOptions): Promise<FlareletH
   const port = await freePort();
   let apiPort = await freePort();
   while (apiPort === port) apiPort = await freePort();
+  const extra = options.args ?? [];
+  // Each process gets its own state folder (log store, logpush spool) unless the test picks one.
+  const stateDir = extra.includes('--persist-to') ? null : mkdtempSync(join(tmpdir(), 'flarelet-state-'));
   const argv = [
     'dev',
     ...options.entries,
-    ...(options.args ?? []),
+    ...extra,
+    ...(stateDir ? ['--persist-to', stateDir] : []),
     '--port',
     String(port),
     '--api-port',
@@ -137,13 +143,17 @@ export async function startFlarelet(options: FlareletOptions): Promise<FlareletH
   });
 
   const stop = async () => {
-    if (!alive) return;
+    if (!alive) {
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+      return;
+    }
     child.kill('SIGTERM');
     const timer = setTimeout(() => {
       if (alive) child.kill('SIGKILL');
     }, 5000);
     await exited;
     clearTimeout(timer);
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   };
 
   const waitForEvents = (n: number, timeoutMs: number) =>

@@ -1,0 +1,6 @@
+// Placeholder: the tail feature is being built (see the open issue); it registers nothing yet.
+import type { PlatformContext, PlatformFeature } from './platform-context.ts';
+
+export async function attachTail(_ctx: PlatformContext): Promise<PlatformFeature> {
+  return { async close() {} };
+}
