@@ -168,7 +168,7 @@ export async function runDev(argv: string[]): Promise<void> {
         source,
         bindings: spec.vars,
         memoryMb,
-        onTrace: (event) => bus.publish(event),
+        onTrace: (event, facts) => bus.publish(event, facts),
         onStrayLog: (level, message) => info(`[${spec.name}] (${level}) ${message.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ')}`),
         prepareSubrequest: (init, inv) => edge.prepareSubrequest(slot, inv, init),
       });

@@ -4,7 +4,13 @@
 // silently (the metrics count the reports).
 import type { TraceEvent } from '../protocol/trace.ts';
 
-export type TraceListener = (event: TraceEvent) => void;
+/** What the host knows of an invocation beyond its trace event (not part of the wire format). */
+export interface InvocationFacts {
+  /** subrequests (fetch calls) the invocation made */
+  subrequests: number;
+}
+
+export type TraceListener = (event: TraceEvent, facts: InvocationFacts) => void;
 export type DropListener = (scriptName: string, consumer: string, count: number) => void;
 
 export class TraceBus {
@@ -16,10 +22,10 @@ export class TraceBus {
     return () => { this.listeners.delete(listener); };
   }
 
-  publish(event: TraceEvent): void {
+  publish(event: TraceEvent, facts: InvocationFacts = { subrequests: 0 }): void {
     for (const listener of this.listeners) {
       try {
-        listener(event);
+        listener(event, facts);
       } catch (error) {
         // One faulty consumer must not starve the others or the worker that produced the event.
         process.emitWarning(`trace consumer failed: ${(error as Error)?.message ?? String(error)}`);

@@ -54,6 +54,7 @@ export class HostInvocation {
   get isFinished(): boolean { return this.finished; }
   get hasResponded(): boolean { return this.status !== undefined; }
   countSubrequest(): number { return ++this.subrequests; }
+  get subrequestCount(): number { return this.subrequests; }
 
   markException(): void { this.threw = true; }
 

@@ -6,6 +6,7 @@ import ivm from 'isolated-vm';
 import { BodyKind, GuestMessage, HostEvent } from '../protocol/bridge.ts';
 import type { SubrequestInit } from '../protocol/bridge.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
+import type { InvocationFacts } from '../observability/bus.ts';
 import { TraceBuilder } from '../observability/trace-builder.ts';
 import { guestBundle } from './guest-bundle.ts';
 import { KeyTable } from './host-crypto.ts';
@@ -27,7 +28,7 @@ export interface WorkerOptions {
   memoryMb?: number;
   startupCpuMs?: number;
   /** Called once per invocation with its trace event. */
-  onTrace(event: TraceEvent): void;
+  onTrace(event: TraceEvent, facts: InvocationFacts): void;
   /** Console output that belongs to no invocation (top-level scope, or after an invocation ended). */
   onStrayLog?(level: string, message: unknown[]): void;
   /** Lets the edge redirect or annotate a subrequest (own host → origin, loop counting). */
@@ -269,7 +270,7 @@ export class WorkerIsolate {
       cpuTime: cpuNs / 1e6,
       wallTime: performance.now() - inv.startedAt,
     });
-    this.options.onTrace(event);
+    this.options.onTrace(event, { subrequests: inv.subrequestCount });
   }
 
   private onGuestMessage(kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown): void {
