@@ -103,7 +103,8 @@ export async function startFlareletDev(
   const port = await freePort();
   let apiPort = await freePort();
   while (apiPort === port) apiPort = await freePort();
-  const args = ['dev', ...entries, '--port', String(port), '--api-port', String(apiPort), '--format', 'json', ...(options.extraArgs ?? [])];
+  // Benchmarks send far more than the default 1,000 requests per minute (burst limit, 1015).
+  const args = ['dev', ...entries, '--port', String(port), '--api-port', String(apiPort), '--format', 'json', '--burst-limit', 'off', ...(options.extraArgs ?? [])];
   const started = performance.now();
   const child = spawnChild(FLARELET_BIN, args, { cwd: options.cwd, env: options.env, stdout: options.stdout ?? 'ignore' });
   try {

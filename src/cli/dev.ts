@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, findConfig, loadWorkerConfig, WORKER_NAME } from '../config/wrangler.ts';
 import type { WorkerConfig } from '../config/wrangler.ts';
 import { ApiServer, sendEnvelope } from '../control/api-server.ts';
+import { attachWorkerSwitches } from '../control/workers-api.ts';
 import { DEFAULT_CF } from '../edge/cf.ts';
 import { EdgeServer } from '../edge/server.ts';
 import type { WorkerSlot } from '../edge/server.ts';
@@ -15,6 +16,10 @@ import { connectedLine, formatPretty } from '../observability/pretty.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import { WAIT_UNTIL_LIMIT_MS, WorkerIsolate } from '../runtime/worker-isolate.ts';
 import { loadWorkerSource } from '../runtime/worker-source.ts';
+import type { WorkerSource } from '../runtime/worker-source.ts';
+import { BlockedHosts } from '../edge/blocked-hosts.ts';
+import { DEFAULT_REQUEST_LIMITS, parseLimit, PLAN_REQUEST_LIMITS, RequestLimits } from '../edge/request-limits.ts';
+import type { RequestLimitSettings } from '../edge/request-limits.ts';
 import { keyValues, parseArgs, portFlag, UsageError } from './args.ts';
 import { startPlatform } from './dev-platform.ts';
 
@@ -33,6 +38,14 @@ Options:
   --origin URL           origin for pass-through and fall-through requests
   --format pretty|json   trace output: wrangler's pretty tail layout, or one JSON event per line
   --memory-mb N          memory limit per isolate (default 128)
+  --cpu-ms N             CPU time limit per invocation (default 50; config: limits.cpu_ms)
+  --subrequests N        subrequests per invocation (default 50; config: limits.subrequests)
+  --startup-cpu-ms N     CPU time limit of the top-level scope (default 400)
+  --block-host HOST|CIDR a host workers may not fetch (1021), besides link-local and metadata (repeatable)
+  --compatibility-flag F a compatibility flag for every worker (repeatable)
+  --burst-limit N|off    requests per worker per sliding minute before 1015 (default 1000)
+  --daily-limit N|off    requests per worker per UTC day before 1027 (default off)
+  --plan free|paid       limit presets: free = 1000/min + 100000/day; paid = no request limits
   --cf KEY=VALUE         request.cf geo field for non-loopback clients (repeatable)
   --colo CODE            request.cf.colo and the Ray ID suffix (default LCL)
   --no-watch             do not reload on file changes
@@ -50,7 +63,22 @@ const FLAGS = {
   'compatibility-date': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   'persist-to': { type: 'string' }, 'log-retention-days': { type: 'string' }, 'tail-rate': { type: 'string' },
   logpush: { type: 'list' }, otlp: { type: 'list' },
+  'cpu-ms': { type: 'string' }, subrequests: { type: 'string' }, 'startup-cpu-ms': { type: 'string' },
+  'block-host': { type: 'list' }, 'compatibility-flag': { type: 'list' },
+  'burst-limit': { type: 'string' }, 'daily-limit': { type: 'string' }, plan: { type: 'string' },
 } as const;
+
+/** Burst and daily request limits from --plan, --burst-limit and --daily-limit. */
+function requestLimitSettings(flags: Record<string, unknown>): RequestLimitSettings {
+  const plan = flags.plan as string | undefined;
+  if (plan !== undefined && plan !== 'free' && plan !== 'paid') throw new UsageError(`--plan must be free or paid, got ${plan}`);
+  const base = plan ? PLAN_REQUEST_LIMITS[plan] : DEFAULT_REQUEST_LIMITS;
+  const limit = (name: string, fallback: number | null) => {
+    if (flags[name] === undefined) return fallback;
+    try { return parseLimit(String(flags[name]), `--${name}`); } catch (error) { throw new UsageError((error as Error).message); }
+  };
+  return { burstPerMinute: limit('burst-limit', base.burstPerMinute), dailyRequests: limit('daily-limit', base.dailyRequests) };
+}
 
 function positiveNumberFlag(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -117,6 +145,10 @@ export async function runDev(argv: string[]): Promise<void> {
   const hostname = (flags.ip as string | undefined) ?? '127.0.0.1';
   const memoryMb = flags['memory-mb'] === undefined ? undefined : Number(flags['memory-mb']);
   if (memoryMb !== undefined && !(memoryMb >= 8)) throw new UsageError('--memory-mb must be a number of at least 8');
+  const optionalPositive = (name: string) => (flags[name] === undefined ? undefined : positiveNumberFlag(flags[name], name, 0));
+  const cpuMs = optionalPositive('cpu-ms');
+  const subrequestLimit = optionalPositive('subrequests');
+  const startupMs = optionalPositive('startup-cpu-ms');
   let origin: URL | null = null;
   if (flags.origin !== undefined) {
     try { origin = new URL(flags.origin as string); } catch { throw new UsageError(`--origin must be a URL, got ${String(flags.origin)}`); }
@@ -149,29 +181,63 @@ export async function runDev(argv: string[]): Promise<void> {
 
   const bus = new TraceBus();
   bus.subscribe(printTrace);
-  const edge = new EdgeServer({ port, hostname, cf });
+  let blockedHosts: BlockedHosts;
+  try {
+    blockedHosts = new BlockedHosts((flags['block-host'] as string[] | undefined) ?? []);
+  } catch (error) {
+    throw new UsageError(`--block-host: ${(error as Error).message}`);
+  }
+  const requestLimits = requestLimitSettings(flags);
+  const limiter = new RequestLimits();
   const api = new ApiServer();
+  const edge = new EdgeServer({
+    port, hostname, cf, blockedHosts,
+    platformPorts: () => [boundApiPort],
+    admit: (slot) => {
+      const code = limiter.admit(slot.name, requestLimits);
+      return code ? { code, retryAfterSeconds: limiter.retryAfterSeconds(slot.name, code, requestLimits) } : null;
+    },
+  });
   api.addRoute((req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/') return false;
     sendEnvelope(res, 200, { workers: specs.map((s) => ({ name: s.name, entry: s.entry, loaded: Boolean(edge.getSlot(s.name)?.worker) })) });
     return true;
   });
+  attachWorkerSwitches(api, (name) => edge.getSlot(name));
   const watchers: FSWatcher[] = [];
+  let boundApiPort = apiPort;
+
+  function createIsolate(spec: WorkerSpec, slot: WorkerSlot, source: WorkerSource): Promise<WorkerIsolate> {
+    const limits = spec.config?.limits ?? {};
+    return WorkerIsolate.create({
+      name: spec.name,
+      source,
+      bindings: spec.vars,
+      memoryMb: memoryMb ?? limits.memoryMb,
+      cpuLimitMs: cpuMs ?? limits.cpuMs,
+      subrequestLimit: subrequestLimit ?? limits.subrequests,
+      startupCpuMs: startupMs ?? limits.startupMs,
+      onTrace: (event, facts) => bus.publish(event, facts),
+      onStrayLog: (level, message) => info(`[${spec.name}] (${level}) ${message.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ')}`),
+      prepareSubrequest: (init, inv) => edge.prepareSubrequest(slot, inv, init),
+      // V8 disposed the isolate at its memory limit: the next request gets a fresh one.
+      onDeath: (reason) => {
+        info(`✘ [${spec.name}] ${reason} A fresh isolate serves the next request.`);
+        slot.restarting = createIsolate(spec, slot, source).then(
+          (fresh) => { if (slot.worker?.isDisposed) slot.worker = fresh; else fresh.dispose(); },
+          (error) => { slot.worker = null; slot.loadError = (error as Error).message; },
+        ).finally(() => { slot.restarting = null; });
+      },
+    });
+  }
 
   async function load(spec: WorkerSpec, slot: WorkerSlot): Promise<string[]> {
     let inputs = [spec.entry];
+    slot.compatibilityFlags = [...(spec.config?.compatibilityFlags ?? []), ...((flags['compatibility-flag'] as string[] | undefined) ?? [])];
     try {
       const source = await loadWorkerSource(spec.entry);
       inputs = source.inputs;
-      const worker = await WorkerIsolate.create({
-        name: spec.name,
-        source,
-        bindings: spec.vars,
-        memoryMb,
-        onTrace: (event, facts) => bus.publish(event, facts),
-        onStrayLog: (level, message) => info(`[${spec.name}] (${level}) ${message.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ')}`),
-        prepareSubrequest: (init, inv) => edge.prepareSubrequest(slot, inv, init),
-      });
+      const worker = await createIsolate(spec, slot, source);
       const previous = slot.worker;
       slot.worker = worker;
       slot.loadError = null;
@@ -241,7 +307,6 @@ export async function runDev(argv: string[]): Promise<void> {
     if (!flags['no-watch']) watchFiles(spec, slot, inputs);
   }
   let edgePort: number;
-  let boundApiPort: number;
   try {
     edgePort = await edge.listen();
     boundApiPort = await api.listen(apiPort, hostname);

@@ -5,7 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SubrequestInit } from '../protocol/bridge.ts';
 import type { HostInvocation, ResponseBody, ResponseHead } from '../runtime/host-invocation.ts';
-import type { WorkerIsolate } from '../runtime/worker-isolate.ts';
+import type { SubrequestRefusal, WorkerIsolate } from '../runtime/worker-isolate.ts';
+import { BlockedHosts } from './blocked-hosts.ts';
 import { buildCf, DEFAULT_CF } from './cf.ts';
 import type { CfConfig } from './cf.ts';
 import { ERROR_CODES } from './error-codes.ts';
@@ -19,6 +20,8 @@ import { newRayId } from './ray-id.ts';
 export const LOOP_LIMIT = 16;
 export const NO_ORIGIN_MESSAGE =
   'No fetch handler called respondWith() and this Worker has no origin to forward the request to.';
+/** Compatibility flag that lets a worker fetch another worker of its zone (otherwise 1042). */
+export const STRICTLY_PUBLIC_FLAG = 'global_fetch_strictly_public';
 
 /** One worker as the edge serves it; the worker itself may be missing while its code is broken. */
 export interface WorkerSlot {
@@ -27,26 +30,41 @@ export interface WorkerSlot {
   /** Why the worker could not be loaded (answered as 1101 until fixed). */
   loadError: string | null;
   origin: URL | null;
+  compatibilityFlags?: string[];
+  /** Turned off by the operator: answered with 1103. */
+  disabled?: boolean;
+  /** Set while a fresh isolate replaces one that died; requests wait for it. */
+  restarting?: Promise<void> | null;
 }
 
 export interface EdgeOptions {
   port: number;
   hostname: string;
   cf?: CfConfig;
+  /** Hosts workers may not fetch (1021); default: link-local and cloud metadata addresses. */
+  blockedHosts?: BlockedHosts;
+  /** Other ports of this platform (the API port): fetching them is fetching the platform (1024). */
+  platformPorts?: () => number[];
+  /** Per-request admission (burst and daily limits): a refusal is answered with its error page. */
+  admit?(slot: WorkerSlot): { code: ErrorCodeNumber; retryAfterSeconds?: number } | null;
 }
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
-const UNSAFE_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+// Framing is the edge's job, and cf-ray names this response (a worker may return a response it
+// fetched, which carries the cf-ray of that other request).
+const UNSAFE_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'cf-ray']);
 
 export class EdgeServer {
   readonly server: http.Server;
   private readonly slots = new Map<string, WorkerSlot>();
   private readonly options: EdgeOptions;
   private readonly cf: CfConfig;
+  private readonly blockedHosts: BlockedHosts;
 
   constructor(options: EdgeOptions) {
     this.options = options;
     this.cf = options.cf ?? DEFAULT_CF;
+    this.blockedHosts = options.blockedHosts ?? new BlockedHosts();
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
@@ -73,30 +91,37 @@ export class EdgeServer {
 
   /** `<name>.localhost[:port]` picks a worker; with a single worker every host reaches it. */
   route(hostHeader: string | undefined): WorkerSlot | undefined {
-    const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
-    const match = /^([a-z0-9_-]+)\.localhost$/.exec(host);
-    if (match) {
-      const slot = this.slots.get(match[1]);
-      if (slot) return slot;
-    }
+    const named = this.routeByName(hostHeader);
+    if (named) return named;
     if (this.slots.size === 1) return this.slots.values().next().value;
     return undefined;
   }
 
-  /** Whether a URL's host is served by this edge (then a subrequest to it is a worker-to-worker call). */
-  private isOwnHost(url: URL): boolean {
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    if (port !== String(this.port)) return false;
-    const host = url.hostname;
-    return host === 'localhost' || host.endsWith('.localhost') || host === this.options.hostname || host.startsWith('127.') || host === '[::1]';
+  /** The worker a `<name>.localhost` host names, if any. */
+  private routeByName(host: string | undefined): WorkerSlot | undefined {
+    const match = /^([a-z0-9_-]+)\.localhost$/.exec((host ?? '').toLowerCase().replace(/:\d+$/, ''));
+    return match ? this.slots.get(match[1]) : undefined;
   }
 
-  private sendError(res: ServerResponse, code: ErrorCodeNumber, rayId: string): void {
+  /** Whether a URL points at this machine on one of the platform's ports. */
+  private isPlatformAddress(url: URL): boolean {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (port !== this.port && !(this.options.platformPorts?.() ?? []).includes(port)) return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host.endsWith('.localhost') || host === this.options.hostname || host.startsWith('127.') ||
+      host === '::1' || host === '0.0.0.0' || host === '::';
+  }
+
+  private sendError(res: ServerResponse, code: ErrorCodeNumber, rayId: string, extraHeaders: Record<string, string | number> = {}): void {
     if (res.headersSent) { res.destroy(); return; }
     const req = res.req;
     const page = renderErrorPage(code, { accept: req.headers.accept, rayId, host: req.headers.host ?? this.options.hostname, timestamp: new Date() });
     const body = page.body;
-    const headers: Record<string, string | number> = { 'content-type': page.contentType, 'content-length': Buffer.byteLength(body), 'cf-ray': rayId };
+    // The body depends on Accept, and an error must not be cached in place of the real answer.
+    const headers: Record<string, string | number> = {
+      'content-type': page.contentType, 'content-length': Buffer.byteLength(body), 'cf-ray': rayId,
+      vary: 'Accept', 'cache-control': 'no-store', ...extraHeaders,
+    };
     res.writeHead(ERROR_CODES[code].status, headers);
     res.end(body);
   }
@@ -106,9 +131,24 @@ export class EdgeServer {
     const rayId = newRayId(colo);
     const slot = this.route(req.headers.host);
     if (!slot) { this.sendError(res, 1022, rayId); return; }
+    if (slot.disabled) { this.sendError(res, 1103, rayId); return; }
     const viaHeader = req.headers['cf-ew-via'];
     const remaining = typeof viaHeader === 'string' && /^\d+$/.test(viaHeader) ? Number(viaHeader) : LOOP_LIMIT;
     if (remaining <= 0) { this.sendError(res, 1019, rayId); return; }
+    const refused = this.options.admit?.(slot) ?? null;
+    if (refused) {
+      this.sendError(res, refused.code, rayId, refused.retryAfterSeconds ? { 'retry-after': refused.retryAfterSeconds } : {});
+      return;
+    }
+    if (slot.restarting) {
+      req.pause();
+      slot.restarting.then(() => { req.resume(); this.invokeWorker(req, res, slot, rayId, remaining); });
+      return;
+    }
+    this.invokeWorker(req, res, slot, rayId, remaining);
+  }
+
+  private invokeWorker(req: IncomingMessage, res: ServerResponse, slot: WorkerSlot, rayId: string, remaining: number): void {
     const worker = slot.worker;
     if (!worker || worker.isDisposed) { this.sendError(res, 1101, rayId); return; }
 
@@ -140,13 +180,16 @@ export class EdgeServer {
             () => { this.sendError(res, 1101, rayId); finish(ERROR_CODES[1101].status); },
           );
         },
-        failure: () => {
-          this.sendError(res, 1101, rayId);
-          finish(ERROR_CODES[1101].status);
+        failure: (_message, code) => {
+          const page = (code in ERROR_CODES ? code : 1101) as ErrorCodeNumber;
+          this.sendError(res, page, rayId);
+          finish(ERROR_CODES[page].status);
         },
       },
     );
     inv.loopBudget = remaining;
+    inv.requestHost = (req.headers.host ?? '').toLowerCase();
+    inv.rayId = rayId;
     res.on('close', () => {
       if (!res.writableFinished) finish(null);
     });
@@ -191,19 +234,48 @@ export class EdgeServer {
   }
 
   /**
-   * Subrequests to this edge itself: a fetch to the worker's own host goes to its origin (as on
-   * Cloudflare); any call that reaches a worker again carries CF-EW-Via with one invocation less.
+   * Where a worker's subrequest may go:
+   * - a blocked host (link-local, cloud metadata, operator's list): the fetch throws, 1021 if
+   *   the error escapes the handler;
+   * - the worker's own route (the host it was invoked on): its origin, as on Cloudflare;
+   * - another worker of the zone: 1042, unless the worker has `global_fetch_strictly_public`,
+   *   then that worker is invoked with CF-EW-Via one lower (1019 at 0);
+   * - the platform's own address otherwise (edge or API port by IP or localhost): 1024.
    */
-  prepareSubrequest(slot: WorkerSlot, inv: HostInvocation, init: SubrequestInit): SubrequestInit {
+  prepareSubrequest(slot: WorkerSlot, inv: HostInvocation, init: SubrequestInit): SubrequestInit | SubrequestRefusal {
     let url: URL;
     try { url = new URL(init.url); } catch { return init; }
-    if (!this.isOwnHost(url)) return init;
-    const target = this.route(url.host);
+    if (this.blockedHosts.isBlocked(url.hostname)) {
+      return { refuse: 'throw', code: 1021, name: 'Error', message: `Worker tried to fetch ${url.hostname}, a host it is not allowed to access.` };
+    }
+    if (!this.isPlatformAddress(url)) return init;
+    const ownRoute = url.host.toLowerCase() === inv.requestHost;
+    const target = ownRoute ? slot : this.routeByName(url.host);
+    if (!target || Number(url.port || 80) !== this.port) return this.errorResponse(1024, init, inv);
     if (target === slot && slot.origin) {
       return { ...init, url: new URL(url.pathname + url.search, slot.origin).toString() };
     }
+    if (target !== slot && !(slot.compatibilityFlags ?? []).includes(STRICTLY_PUBLIC_FLAG)) return this.errorResponse(1042, init, inv);
     const headers = init.headers.filter((_, i, all) => (i % 2 === 0 ? all[i] : all[i - 1]).toLowerCase() !== 'cf-ew-via');
     headers.push('cf-ew-via', String(inv.loopBudget - 1));
     return { ...init, headers };
+  }
+
+  /**
+   * The error page a refused subrequest resolves with, negotiated on the subrequest's Accept. It
+   * names the Ray ID of the request that made the subrequest: they are one request chain.
+   */
+  private errorResponse(code: ErrorCodeNumber, init: SubrequestInit, inv: HostInvocation): SubrequestRefusal {
+    let accept: string | undefined;
+    for (let i = 0; i < init.headers.length; i += 2) if (init.headers[i].toLowerCase() === 'accept') accept = init.headers[i + 1];
+    const rayId = inv.rayId || newRayId(String(this.cf.edge.colo ?? 'LCL'));
+    const page = renderErrorPage(code, { accept, rayId, host: new URL(init.url).host, timestamp: new Date() });
+    return {
+      refuse: 'respond',
+      code,
+      status: ERROR_CODES[code].status,
+      headers: ['content-type', page.contentType, 'cf-ray', rayId],
+      body: new TextEncoder().encode(page.body),
+    };
   }
 }

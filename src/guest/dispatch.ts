@@ -6,6 +6,7 @@ import { DOMException } from './dom-exception.ts';
 import { createExecutionContext, createFetchEvent, fetchEventResponse, markDispatchDone } from './fetch-event.ts';
 import { onEvent, pendingOpsOf, setCurrentInvocationId } from './host.ts';
 import { Invocation, WAIT_UNTIL_TIMEOUT_WARNING, invocations } from './invocation.ts';
+import { watchForHang } from './hang.ts';
 import { createIncomingRequest } from './request.ts';
 import { hostFedStream } from './stream-bridge.ts';
 import { pendingTimersOf } from './timers.ts';
@@ -89,6 +90,10 @@ onEvent(HostEvent.ClientAbort, (invId) => {
   inv.abort(new DOMException('The client has disconnected', 'AbortError'));
 });
 
+onEvent(HostEvent.Cancel, (invId) => {
+  invocations.get(invId as number)?.cancel();
+});
+
 onEvent(HostEvent.WaitUntilTimeout, (invId) => {
   const inv = invocations.get(invId as number);
   if (!inv) return;
@@ -112,6 +117,7 @@ function dispatchModule(inv: Invocation, request: unknown): void {
   }
   if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
     Promise.resolve(result).then((value) => inv.respond(value), (error) => inv.fail(error));
+    watchForHang(inv);
   } else {
     inv.respond(result);
   }
@@ -146,6 +152,7 @@ function dispatchServiceWorker(inv: Invocation, request: unknown): void {
   const response = fetchEventResponse(event);
   if (response) {
     response.then((value) => inv.respond(value), (error) => inv.fail(error));
+    watchForHang(inv);
     return;
   }
   if (inv.requestBodyUsed()) {

@@ -1,21 +1,26 @@
 // The guest's only line to the host. The host installs its callbacks before this bundle runs;
 // `captureHost` takes them into this module's closure and deletes the globals so that user code
 // can never reach an isolated-vm handle.
-import { GuestMessage, HostEvent } from '../protocol/bridge.ts';
+import { ActivitySlot, GuestMessage, HostEvent } from '../protocol/bridge.ts';
 
 type Send = (kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, g?: unknown) => void;
 type RandomSync = (n: number) => ArrayBuffer;
 
 let send: Send = () => { throw new Error('host bridge not installed'); };
 let randomSync: RandomSync = () => { throw new Error('host bridge not installed'); };
+// Shared with the host (see ActivitySlot); a private array until the host provides its buffer.
+let activity: Int32Array<ArrayBufferLike> = new Int32Array(2);
 
 export function captureHost(globalName: string): void {
   const g = globalThis as Record<string, unknown>;
   const rawSend = g[`${globalName}Send`] as Send | undefined;
   const rawRandom = g[`${globalName}Random`] as RandomSync | undefined;
+  const activityBuffer = g[`${globalName}Activity`] as SharedArrayBuffer | undefined;
   if (!rawSend || !rawRandom) throw new Error('flarelet guest: host handles missing');
   delete g[`${globalName}Send`];
   delete g[`${globalName}Random`];
+  delete g[`${globalName}Activity`];
+  if (activityBuffer) activity = new Int32Array(activityBuffer);
   // ivm.Callback functions are plain functions in the guest; only these closures keep them.
   send = (kind, a, b, c, d, e, f, g) => rawSend(kind, a, b, c, d, e, f, g);
   randomSync = (n) => rawRandom(n);
@@ -42,6 +47,11 @@ export function hostOp<T>(name: string, args: unknown[], invId: number): Promise
     pendingOps.set(id, { resolve: resolve as (v: unknown) => void, reject, invId });
     send(GuestMessage.Op, id, invId, name, args);
   });
+}
+
+/** Forgets the outstanding operations of a cancelled invocation: their results are dropped. */
+export function dropOpsOf(invId: number): void {
+  for (const [id, op] of pendingOps) if (op.invId === invId) pendingOps.delete(id);
 }
 
 /** Number of host operations still outstanding for an invocation. */
@@ -78,6 +88,12 @@ export function onEvent(kind: number, handler: Handler): void {
   handlers.set(kind, handler);
 }
 
+// Told after a host event ran code of an invocation (an operation's result, a timer), so that
+// the hang detector can look at it again.
+let invocationEventListener: (invId: number) => void = () => {};
+export function onInvocationEvent(listener: (invId: number) => void): void { invocationEventListener = listener; }
+export function notifyInvocationEvent(invId: number): void { invocationEventListener(invId); }
+
 onEvent(HostEvent.OpResult, (opId, ok, value) => {
   const op = pendingOps.get(opId as number);
   if (!op) return;
@@ -85,10 +101,12 @@ onEvent(HostEvent.OpResult, (opId, ok, value) => {
   setCurrentInvocationId(op.invId);
   if (ok) op.resolve(value);
   else op.reject(rebuildHostError(value));
+  notifyInvocationEvent(op.invId);
 });
 
 /** The single entry point the host calls for every event. */
 export function onHostEvent(kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): void {
+  activity[ActivitySlot.EventSeq]++;
   const handler = handlers.get(kind);
   if (handler) handler(a, b, c, d, e, f);
 }
@@ -97,5 +115,8 @@ export function onHostEvent(kind: number, a: unknown, b: unknown, c: unknown, d:
 // Each host event is its own V8 task and isolated-vm drains microtasks after each task, so the
 // invocation an event belongs to stays current for all continuations it triggers.
 let currentInvocationId = 0;
-export function setCurrentInvocationId(id: number): void { currentInvocationId = id; }
+export function setCurrentInvocationId(id: number): void {
+  currentInvocationId = id;
+  activity[ActivitySlot.Invocation] = id;
+}
 export function getCurrentInvocationId(): number { return currentInvocationId; }

@@ -4,7 +4,7 @@ import { BodyKind, GuestMessage } from '../protocol/bridge.ts';
 import { takeBodyForTransfer } from './body.ts';
 import { emitLog } from './console.ts';
 import { headersToList } from './headers.ts';
-import { sendToHost } from './host.ts';
+import { dropOpsOf, sendToHost } from './host.ts';
 import { Response, readResponseHead } from './response.ts';
 import { registerOutgoingStream } from './stream-bridge.ts';
 import { cancelTimersOf } from './timers.ts';
@@ -23,6 +23,8 @@ export class Invocation {
   streamingBody = false;
   threw = false;
   finished = false;
+  /** A hang check is under way (see hang.ts). */
+  watchingForHang = false;
   requestBodyUsed: () => boolean = () => false;
   abort: (reason: unknown) => void = () => {};
 
@@ -120,6 +122,14 @@ export class Invocation {
     if (this.finished) return;
     this.markFinished();
     sendToHost(GuestMessage.Done, this.id, this.outcomeHint());
+  }
+
+  /** The host ended this invocation (CPU limit): drop its timers and operations, say nothing more. */
+  cancel(): void {
+    if (this.finished) return;
+    this.responded = true;
+    this.markFinished();
+    dropOpsOf(this.id);
   }
 
   private markFinished(): void {

@@ -3,7 +3,7 @@
 // created it (0 = global scope at startup), so it runs in that invocation's context and can be
 // cancelled with it.
 import { GuestMessage, HostEvent } from '../protocol/bridge.ts';
-import { getCurrentInvocationId, onEvent, sendToHost, setCurrentInvocationId } from './host.ts';
+import { getCurrentInvocationId, notifyInvocationEvent, onEvent, sendToHost, setCurrentInvocationId } from './host.ts';
 
 interface Timer { callback: (...args: unknown[]) => void; args: unknown[]; delay: number; repeat: boolean; invId: number }
 const timers = new Map<number, Timer>();
@@ -46,6 +46,7 @@ onEvent(HostEvent.Timer, (id) => {
   } catch (error) {
     reportError(error);
   }
+  notifyInvocationEvent(timer.invId);
 });
 
 /** Drops every timer an invocation left behind (its tasks are cancelled when it ends). */

@@ -24,6 +24,11 @@ export const HostEvent = {
   Entropy: 7,
   /** invId: waitUntil() tasks ran out of time; the guest drops them */
   WaitUntilTimeout: 8,
+  /** invId: the host ended the invocation (CPU limit); the guest drops everything it left behind */
+  Cancel: 9,
+  /** invId: answer to HangCheckRequest, delivered as a task of its own, so after every microtask
+   *  the invocation had queued: if it still has no response and nothing pending, it has hung */
+  HangCheck: 10,
 } as const;
 
 export const GuestMessage = {
@@ -52,7 +57,17 @@ export const GuestMessage = {
   CancelHostStream: 11,
   /** invId, message: the invocation failed before a response (uncaught exception) */
   Failed: 12,
+  /** invId: the invocation has no response and nothing pending right now; check again after
+   *  the current task (the host answers with HostEvent.HangCheck) */
+  HangCheckRequest: 13,
 } as const;
+
+/**
+ * Int32 slots of the SharedArrayBuffer the guest writes and the host's CPU watchdog reads while
+ * the isolate runs: which invocation the running code belongs to, and a count of host events
+ * started (unchanged between two samples = one task ran all along).
+ */
+export const ActivitySlot = { Invocation: 0, EventSeq: 1 } as const;
 
 export const BodyKind = { None: 0, Bytes: 1, Stream: 2 } as const;
 

@@ -21,8 +21,11 @@ export interface InvocationTarget {
   response(head: ResponseHead, body: ResponseBody): void;
   /** The worker did not answer (fall-through) or asked for pass-through on exception. */
   passThrough(): void;
-  /** An uncaught exception before any response. */
-  failure(message: string): void;
+  /**
+   * No response will come: an uncaught exception (1101), a resource limit (1102), or a refused
+   * subrequest whose error escaped the handler (its own code).
+   */
+  failure(message: string, code: number): void;
 }
 
 export class HostInvocation {
@@ -39,8 +42,22 @@ export class HostInvocation {
   private finished = false;
   private subrequests = 0;
   cpuShareStart = 0;
+  /** CPU the watchdog saw this invocation burn alone (one long task), in ns */
+  exclusiveCpuNs = 0;
+  /** the interrupt timeout (ms) of the latest event posted for it */
+  lastTimeoutMs = Infinity;
+  cpuExceeded = false;
+  /** the edge was told there will be no response (failure) */
+  failed = false;
+  /** a subrequest the platform refused by throwing: if that error escapes, its page is the answer */
+  refusal: { code: number; message: string } | undefined;
+  private limitOutcome: Outcome | undefined;
   /** Invocations this request chain may still cause (CF-EW-Via), set by the edge. */
   loopBudget = 16;
+  /** Host (and port) the client asked for, lower case: the worker's own route. */
+  requestHost = '';
+  /** The request id (cf-ray) the edge gave the request. */
+  rayId = '';
   private readonly onFinish: (inv: HostInvocation) => TraceEvent | void;
   waitUntilTimer: NodeJS.Timeout | undefined;
 
@@ -81,7 +98,11 @@ export class HostInvocation {
     this.maybeFinish();
   }
 
+  /** A resource limit ended the invocation (exceededCpu, exceededMemory) or the runtime failed. */
+  setLimitOutcome(outcome: Outcome): void { this.limitOutcome ??= outcome; }
+
   outcome(): Outcome {
+    if (this.limitOutcome) return this.limitOutcome;
     if (this.clientGone) return 'canceled';
     if (this.threw) return 'exception';
     if (this.streamDisconnected) return 'responseStreamDisconnected';

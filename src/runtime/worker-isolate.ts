@@ -3,13 +3,14 @@
 // Only this module and guest-bundle.ts touch isolated-vm objects.
 import { randomBytes } from 'node:crypto';
 import ivm from 'isolated-vm';
-import { BodyKind, GuestMessage, HostEvent } from '../protocol/bridge.ts';
+import { ActivitySlot, BodyKind, GuestMessage, HostEvent } from '../protocol/bridge.ts';
 import type { SubrequestInit } from '../protocol/bridge.ts';
 import type { TraceEvent } from '../protocol/trace.ts';
 import type { InvocationFacts } from '../observability/bus.ts';
 import { TraceBuilder } from '../observability/trace-builder.ts';
 import { guestBundle } from './guest-bundle.ts';
 import { KeyTable } from './host-crypto.ts';
+import { watch } from './cpu-watchdog.ts';
 import { performSubrequest, SubrequestError } from './host-fetch.ts';
 import { HostInvocation } from './host-invocation.ts';
 import type { InvocationTarget, ResponseBody } from './host-invocation.ts';
@@ -17,7 +18,18 @@ import type { WorkerSource } from './worker-source.ts';
 
 export const DEFAULT_MEMORY_MB = 128;
 export const DEFAULT_STARTUP_CPU_MS = 400;
+export const DEFAULT_CPU_LIMIT_MS = 50;
+export const DEFAULT_SUBREQUEST_LIMIT = 50;
 export const WAIT_UNTIL_LIMIT_MS = 30_000;
+export const CPU_LIMIT_MESSAGE = 'Worker exceeded CPU time limit.';
+export const MEMORY_LIMIT_MESSAGE = 'Worker has exceeded memory limit.';
+export const TOO_MANY_SUBREQUESTS = 'Too many subrequests by single Worker invocation.';
+/**
+ * Extra wall time a task may run past its invocation's CPU budget before V8 interrupts it. The
+ * watchdog normally ends the invocation first (it measures CPU; the interrupt is on wall time);
+ * the interrupt guarantees a runaway task stops even when the watchdog is late.
+ */
+const INTERRUPT_GRACE_MS = 20;
 const ENTROPY_CHUNK = 16 * 1024;
 
 export interface WorkerOptions {
@@ -27,13 +39,27 @@ export interface WorkerOptions {
   bindings: Record<string, unknown>;
   memoryMb?: number;
   startupCpuMs?: number;
+  /** CPU budget of one invocation (spec §8: 50 ms) */
+  cpuLimitMs?: number;
+  /** subrequests one invocation may make (spec §8: 50) */
+  subrequestLimit?: number;
+  /** The isolate died (memory limit); in-flight invocations have been answered with 1102. */
+  onDeath?(reason: string): void;
   /** Called once per invocation with its trace event. */
   onTrace(event: TraceEvent, facts: InvocationFacts): void;
   /** Console output that belongs to no invocation (top-level scope, or after an invocation ended). */
   onStrayLog?(level: string, message: unknown[]): void;
-  /** Lets the edge redirect or annotate a subrequest (own host → origin, loop counting). */
-  prepareSubrequest?(init: SubrequestInit, invocation: HostInvocation): SubrequestInit;
+  /** Lets the edge redirect, annotate or refuse a subrequest (own host → origin, loop counting, blocked hosts). */
+  prepareSubrequest?(init: SubrequestInit, invocation: HostInvocation): SubrequestInit | SubrequestRefusal;
 }
+
+/**
+ * A subrequest the platform does not let through: either the fetch throws (and an uncaught
+ * throw becomes the error page `code`), or it resolves with the error page as its response.
+ */
+export type SubrequestRefusal =
+  | { refuse: 'throw'; code: 1021; name: string; message: string }
+  | { refuse: 'respond'; code: number; status: number; headers: string[]; body: Uint8Array };
 
 export interface IncomingRequest {
   method: string;
@@ -99,9 +125,9 @@ export class WorkerIsolate {
   private readonly options: WorkerOptions;
   private onHostEvent!: ivm.Reference<(...args: unknown[]) => void>;
   private readonly invocations = new Map<number, HostInvocation>();
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly timers = new Map<number, { handle: NodeJS.Timeout; invId: number }>();
   private readonly hostStreams = new Map<number, HostStream>();
-  private readonly pulls = new Map<number, { resolve(c: Uint8Array | null): void; reject(e: Error): void }>();
+  private readonly pulls = new Map<number, { resolve(c: Uint8Array | null): void; reject(e: Error): void; invId: number }>();
   private readonly keys = new KeyTable();
   private readonly subrequestAborts = new Map<number, AbortController>();
   private nextInvocationId = 1;
@@ -112,6 +138,17 @@ export class WorkerIsolate {
   private lastCpuNs = 0;
   private cpuSharePerInvocationNs = 0;
   private activeCount = 0;
+  /** CPU the watchdog charged to one invocation alone since the last share update. */
+  private exclusivePendingNs = 0;
+  // What the watchdog saw at its previous tick.
+  private tickCpuNs = 0;
+  private tickWallNs = 0;
+  private tickEventSeq = -1;
+  /** wall ns since which one task has kept the isolate busy (0 = not busy) */
+  private busySinceNs = 0;
+  /** Written by the guest: the running invocation and a count of events started. */
+  private readonly activity: Int32Array;
+  private readonly cpuLimitNs: number;
   /** The script's handler problem found at load (e.g. no fetch listener), or null. */
   handlerProblem: string | null = null;
 
@@ -121,6 +158,8 @@ export class WorkerIsolate {
     this.options = options;
     this.name = options.name;
     this.format = options.source.format;
+    this.activity = new Int32Array(new SharedArrayBuffer(8));
+    this.cpuLimitNs = (options.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS) * 1e6;
   }
 
   static async create(options: WorkerOptions): Promise<WorkerIsolate> {
@@ -144,6 +183,7 @@ export class WorkerIsolate {
       (kind: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown) => this.onGuestMessage(kind, a, b, c, d, e, f, g),
       { ignored: true },
     ));
+    await global.set('__flareletHostActivity', new ivm.ExternalCopy(this.activity.buffer).copyInto({ release: true }));
     await global.set('__flareletHostRandom', new ivm.Callback((n: number) => {
       const bytes = randomBytes(Math.min(Math.max(1, n | 0), 1 << 20));
       return new ivm.ExternalCopy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)).copyInto({ release: true });
@@ -158,7 +198,7 @@ export class WorkerIsolate {
     configure.release();
     this.guestControl = guest;
     await this.context.eval('delete globalThis.__flareletGuest');
-    this.post(HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
+    this.post(null, HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
   }
 
   private guestControl!: ivm.Reference<Record<string, unknown>>;
@@ -199,20 +239,106 @@ export class WorkerIsolate {
     problem.release();
   }
 
-  /** Sends one event into the isolate (one V8 task; its microtasks drain before the next). */
-  private post(kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, copy = false): void {
+  /**
+   * Sends one event into the isolate (one V8 task; its microtasks drain before the next). The
+   * task may run for what is left of its invocation's CPU budget (`owner`; null = no invocation,
+   * the whole budget) before V8 interrupts it.
+   */
+  private post(owner: HostInvocation | null | undefined, kind: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, copy = false): void {
     if (this.disposed) return;
+    let budgetNs = this.cpuLimitNs;
+    if (owner) {
+      budgetNs = this.cpuLimitNs - this.cpuNsOf(owner);
+      if (budgetNs <= 0 && owner.cpuExceeded === false) { this.exceedCpu(owner); return; }
+    }
+    const timeout = Math.max(1, Math.ceil(budgetNs / 1e6)) + INTERRUPT_GRACE_MS;
+    if (owner) owner.lastTimeoutMs = timeout;
     try {
-      this.onHostEvent.applyIgnored(undefined, [kind, a, b, c, d, e, f], copy ? { arguments: { copy: true } } : undefined);
+      const args = [kind, a, b, c, d, e, f] as never[];
+      this.onHostEvent.applyIgnored(undefined, args, copy ? { arguments: { copy: true }, timeout } : { timeout });
     } catch (error) {
       this.onIsolateFailure(error);
     }
   }
 
+  /** Shares the isolate's CPU since the last update among the invocations active meanwhile. */
   private advanceCpu(): void {
-    const now = Number(this.isolate.cpuTime);
-    if (this.activeCount > 0) this.cpuSharePerInvocationNs += (now - this.lastCpuNs) / this.activeCount;
+    // A disposed isolate has no clock any more; its last reading stands.
+    const now = this.isolate.isDisposed ? this.lastCpuNs : Number(this.isolate.cpuTime);
+    const shared = now - this.lastCpuNs - this.exclusivePendingNs;
+    if (this.activeCount > 0 && shared > 0) this.cpuSharePerInvocationNs += shared / this.activeCount;
+    this.exclusivePendingNs = 0;
     this.lastCpuNs = now;
+  }
+
+  /** CPU charged to an invocation so far: its share of shared time plus what it burnt alone. */
+  private cpuNsOf(inv: HostInvocation): number {
+    return this.cpuSharePerInvocationNs - inv.cpuShareStart + inv.exclusiveCpuNs;
+  }
+
+  /**
+   * Called by the watchdog every few ms while invocations are in flight. A task that kept the
+   * isolate busy from one tick to the next (no new event started) belongs to the invocation the
+   * guest last switched to: that CPU is charged to it alone, so a spinning request does not bill
+   * its neighbours. Returns false when there is nothing left to watch.
+   */
+  checkLimits(): boolean {
+    if (this.disposed) return false;
+    if (this.isolate.isDisposed) {
+      this.onIsolateFailure(new Error(MEMORY_LIMIT_MESSAGE), 'exceededMemory');
+      return false;
+    }
+    const cpu = Number(this.isolate.cpuTime);
+    const wall = performance.now() * 1e6;
+    const seq = this.activity[ActivitySlot.EventSeq];
+    const delta = cpu - this.tickCpuNs;
+    const running = this.invocations.get(this.activity[ActivitySlot.Invocation]);
+    const busy = delta > (wall - this.tickWallNs) * 0.5;
+    if (seq === this.tickEventSeq && busy) {
+      if (this.busySinceNs === 0) this.busySinceNs = this.tickWallNs;
+      if (running) {
+        running.exclusiveCpuNs += delta;
+        this.exclusivePendingNs += delta;
+      }
+    } else {
+      this.busySinceNs = busy ? this.tickWallNs : 0;
+    }
+    this.tickCpuNs = cpu;
+    this.tickWallNs = wall;
+    this.tickEventSeq = seq;
+    this.advanceCpu();
+    for (const inv of this.invocations.values()) {
+      if (inv.cpuExceeded) continue;
+      // Over budget, or its task has run long enough for V8 to have interrupted it.
+      const interrupted = inv === running && this.busySinceNs > 0 && (wall - this.busySinceNs) / 1e6 >= inv.lastTimeoutMs;
+      if (this.cpuNsOf(inv) >= this.cpuLimitNs || interrupted) this.exceedCpu(inv);
+    }
+    return this.invocations.size > 0;
+  }
+
+  /** Ends an invocation that used up its CPU budget: 1102 if nothing was sent yet. */
+  private exceedCpu(inv: HostInvocation): void {
+    inv.cpuExceeded = true;
+    inv.trace.addException({ name: 'Error', message: CPU_LIMIT_MESSAGE }, Date.now());
+    inv.setLimitOutcome('exceededCpu');
+    this.post(null, HostEvent.Cancel, inv.id);
+    this.abandon(inv, CPU_LIMIT_MESSAGE);
+  }
+
+  /** Answers an invocation that cannot go on with 1102 (or cuts its streaming response) and ends it. */
+  private abandon(inv: HostInvocation, message: string): void {
+    if (!inv.hasResponded && !inv.failed) inv.target.failure(message, 1102);
+    for (const [streamId, pull] of this.pulls) {
+      if (pull.invId !== inv.id) continue;
+      this.pulls.delete(streamId);
+      pull.reject(new Error(message));
+    }
+    for (const [timerId, timer] of this.timers) {
+      if (timer.invId !== inv.id) continue;
+      clearTimeout(timer.handle);
+      this.timers.delete(timerId);
+    }
+    inv.forceFinish();
   }
 
   /** Starts an invocation of the worker for one request. */
@@ -228,26 +354,27 @@ export class WorkerIsolate {
     this.advanceCpu();
     inv.cpuShareStart = this.cpuSharePerInvocationNs;
     this.activeCount++;
+    watch(this);
     let bodyStream = 0;
     if (request.body) {
       bodyStream = this.nextHostStreamId++;
       this.hostStreams.set(bodyStream, hostStreamFromIterable(request.body));
     }
-    this.post(HostEvent.Request, id, request.method, request.url, request.headers.join('\n'), bodyStream, JSON.stringify(request.cf));
+    this.post(inv, HostEvent.Request, id, request.method, request.url, request.headers.join('\n'), bodyStream, JSON.stringify(request.cf));
     return inv;
   }
 
   /** The response of an invocation is over (sent, failed, or abandoned by the client). */
   responseOver(inv: HostInvocation, status: number | null): void {
     if (status === null) {
-      if (!inv.hasResponded) this.post(HostEvent.ClientAbort, inv.id);
+      if (!inv.hasResponded) this.post(inv, HostEvent.ClientAbort, inv.id);
       inv.clientDisconnected();
     } else {
       inv.responseFinished(status);
     }
     if (!inv.isFinished && inv.waitingForGuest && !inv.waitUntilTimer) {
       inv.waitUntilTimer = setTimeout(() => {
-        this.post(HostEvent.WaitUntilTimeout, inv.id);
+        this.post(inv, HostEvent.WaitUntilTimeout, inv.id);
         // If the guest cannot answer (it is spinning or dead), end the invocation anyway.
         setTimeout(() => inv.forceFinish(), 1000).unref();
       }, WAIT_UNTIL_LIMIT_MS);
@@ -257,7 +384,7 @@ export class WorkerIsolate {
 
   private finishInvocation(inv: HostInvocation): void {
     this.advanceCpu();
-    const cpuNs = this.cpuSharePerInvocationNs - inv.cpuShareStart;
+    const cpuNs = this.cpuNsOf(inv);
     this.activeCount--;
     this.invocations.delete(inv.id);
     this.subrequestAborts.get(inv.id)?.abort();
@@ -279,16 +406,27 @@ export class WorkerIsolate {
         const inv = this.invocations.get(a as number);
         if (!inv) return;
         inv.status = b as number;
-        inv.target.response({ status: b as number, statusText: c as string, headers: d as string[] }, this.responseBody(e as number, f));
+        inv.target.response({ status: b as number, statusText: c as string, headers: d as string[] }, this.responseBody(e as number, f, inv.id));
         if (g !== undefined) inv.guestFinished(g as string);
         return;
       }
       case GuestMessage.PassThrough:
         this.invocations.get(a as number)?.target.passThrough();
         return;
-      case GuestMessage.Failed:
-        this.invocations.get(a as number)?.target.failure(b as string);
+      case GuestMessage.Failed: {
+        const inv = this.invocations.get(a as number);
+        if (!inv) return;
+        inv.failed = true;
+        // A refused subrequest whose error escaped the handler is answered with its own page.
+        const refusal = inv.refusal;
+        inv.target.failure(b as string, refusal && refusal.message === b ? refusal.code : 1101);
         return;
+      }
+      case GuestMessage.HangCheckRequest: {
+        const inv = this.invocations.get(a as number);
+        if (inv) this.post(inv, HostEvent.HangCheck, inv.id);
+        return;
+      }
       case GuestMessage.Log: {
         const inv = this.invocations.get(a as number);
         if (inv) inv.trace.addLog(b as never, c as unknown[], d as number, e as never, f as number);
@@ -310,16 +448,17 @@ export class WorkerIsolate {
         return;
       case GuestMessage.TimerSet: {
         const timerId = a as number;
-        const timer = setTimeout(() => {
+        const invId = c as number;
+        const handle = setTimeout(() => {
           this.timers.delete(timerId);
-          this.post(HostEvent.Timer, timerId);
+          this.post(this.invocations.get(invId), HostEvent.Timer, timerId);
         }, b as number);
-        timer.unref();
-        this.timers.set(timerId, timer);
+        handle.unref();
+        this.timers.set(timerId, { handle, invId });
         return;
       }
       case GuestMessage.TimerClear:
-        clearTimeout(this.timers.get(a as number));
+        clearTimeout(this.timers.get(a as number)?.handle);
         this.timers.delete(a as number);
         return;
       case GuestMessage.Op:
@@ -334,7 +473,7 @@ export class WorkerIsolate {
         return;
       }
       case GuestMessage.EntropyLow:
-        this.post(HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
+        this.post(null, HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
         return;
       case GuestMessage.CancelHostStream:
         this.hostStreams.get(a as number)?.cancel();
@@ -344,24 +483,26 @@ export class WorkerIsolate {
   }
 
   /** A guest-produced body, read by pulling one chunk at a time. */
-  private pullGuestStream(streamId: number): ResponseBody & { kind: 'stream' } {
+  private pullGuestStream(streamId: number, invId: number): ResponseBody & { kind: 'stream' } {
     return {
       kind: 'stream',
       read: () => new Promise<Uint8Array | null>((resolve, reject) => {
-        this.pulls.set(streamId, { resolve, reject });
-        this.post(HostEvent.Pull, streamId);
+        const inv = this.invocations.get(invId);
+        if (inv?.cpuExceeded) { reject(new Error(CPU_LIMIT_MESSAGE)); return; }
+        this.pulls.set(streamId, { resolve, reject, invId });
+        this.post(inv, HostEvent.Pull, streamId);
       }),
       cancel: (reason: string) => {
         this.pulls.get(streamId)?.resolve(null);
         this.pulls.delete(streamId);
-        this.post(HostEvent.CancelStream, streamId, reason);
+        this.post(this.invocations.get(invId), HostEvent.CancelStream, streamId, reason);
       },
     };
   }
 
-  private responseBody(kind: number, data: unknown): ResponseBody {
+  private responseBody(kind: number, data: unknown, invId: number): ResponseBody {
     if (kind === BodyKind.Bytes) return { kind: 'bytes', bytes: data as Uint8Array };
-    if (kind === BodyKind.Stream) return this.pullGuestStream(data as number);
+    if (kind === BodyKind.Stream) return this.pullGuestStream(data as number, invId);
     return { kind: 'none' };
   }
 
@@ -373,8 +514,8 @@ export class WorkerIsolate {
       work = Promise.reject(error);
     }
     work.then(
-      (value) => this.post(HostEvent.OpResult, opId, true, value, undefined, undefined, undefined, true),
-      (error) => this.post(HostEvent.OpResult, opId, false, errorForGuest(error), undefined, undefined, undefined, true),
+      (value) => this.post(this.invocations.get(invId), HostEvent.OpResult, opId, true, value, undefined, undefined, undefined, true),
+      (error) => this.post(this.invocations.get(invId), HostEvent.OpResult, opId, false, errorForGuest(error), undefined, undefined, undefined, true),
     );
   }
 
@@ -399,13 +540,17 @@ export class WorkerIsolate {
   private async subrequest(invId: number, init: SubrequestInit): Promise<unknown> {
     const inv = this.invocations.get(invId);
     if (inv) {
-      inv.countSubrequest();
-      if (this.options.prepareSubrequest) init = this.options.prepareSubrequest(init, inv);
+      if (inv.countSubrequest() > (this.options.subrequestLimit ?? DEFAULT_SUBREQUEST_LIMIT)) {
+        throw new SubrequestError('Error', TOO_MANY_SUBREQUESTS);
+      }
+      const prepared = this.options.prepareSubrequest ? this.options.prepareSubrequest(init, inv) : init;
+      if ('refuse' in prepared) return this.refuseSubrequest(inv, init, prepared);
+      init = prepared;
     }
     let body: Uint8Array | AsyncIterable<Uint8Array> | null = null;
     if (init.bodyKind === BodyKind.Bytes) body = init.body as Uint8Array;
     else if (init.bodyKind === BodyKind.Stream) {
-      const stream = this.pullGuestStream(init.body as number);
+      const stream = this.pullGuestStream(init.body as number, invId);
       body = { async *[Symbol.asyncIterator]() { for (let c = await stream.read(); c; c = await stream.read()) yield c; } };
     }
     let abort = this.subrequestAborts.get(invId);
@@ -419,14 +564,47 @@ export class WorkerIsolate {
     return { ...result, bodyStream };
   }
 
-  private onIsolateFailure(error: unknown): void {
+  /** The platform answers a refused subrequest itself: an error thrown, or an error page. */
+  private refuseSubrequest(inv: HostInvocation, init: SubrequestInit, refusal: SubrequestRefusal): unknown {
+    if (init.bodyKind === BodyKind.Stream) this.post(inv, HostEvent.CancelStream, init.body, 'subrequest refused');
+    if (refusal.refuse === 'throw') {
+      inv.refusal = { code: refusal.code, message: refusal.message };
+      throw new SubrequestError(refusal.name, refusal.message);
+    }
+    const bodyStream = this.nextHostStreamId++;
+    let sent = false;
+    this.hostStreams.set(bodyStream, {
+      async next() { if (sent) return null; sent = true; return refusal.body; },
+      cancel() {},
+    });
+    return { status: refusal.status, statusText: '', headers: refusal.headers, url: init.url, redirected: false, bodyStream };
+  }
+
+  /**
+   * The isolate is gone (V8 disposed it at its memory limit, or the bridge broke): every
+   * invocation in flight is answered with 1102 and recorded with the reason; the owner is told
+   * so that a fresh isolate serves the next request.
+   */
+  private onIsolateFailure(error: unknown, outcome: 'exceededMemory' | 'internalError' = 'internalError'): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const inv of this.invocations.values()) {
-      if (!inv.hasResponded) inv.target.failure((error as Error)?.message ?? String(error));
-      inv.markException();
-      inv.forceFinish();
+    const message = outcome === 'exceededMemory' ? MEMORY_LIMIT_MESSAGE : ((error as Error)?.message ?? String(error));
+    for (const inv of [...this.invocations.values()]) {
+      inv.trace.addException({ name: 'Error', message }, Date.now());
+      inv.setLimitOutcome(outcome);
+      this.abandon(inv, message);
     }
+    this.releaseHostResources();
+    this.options.onDeath?.(message);
+  }
+
+  private releaseHostResources(): void {
+    for (const t of this.timers.values()) clearTimeout(t.handle);
+    this.timers.clear();
+    for (const s of this.hostStreams.values()) s.cancel();
+    this.hostStreams.clear();
+    for (const abort of this.subrequestAborts.values()) abort.abort();
+    this.subrequestAborts.clear();
   }
 
   get isDisposed(): boolean { return this.disposed || this.isolate.isDisposed; }
@@ -440,11 +618,7 @@ export class WorkerIsolate {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    for (const s of this.hostStreams.values()) s.cancel();
-    this.hostStreams.clear();
-    for (const abort of this.subrequestAborts.values()) abort.abort();
+    this.releaseHostResources();
     try { this.isolate.dispose(); } catch { /* already gone */ }
   }
 }
