@@ -1,8 +1,31 @@
 // Subrequests (`fetch` inside a worker) performed by the host with undici. The response body is
 // handed back as a stream the guest pulls from, so large bodies are never buffered whole.
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupOptions } from 'node:dns';
+import type { Dispatcher } from 'undici';
 import type { SubrequestInit, SubrequestResult } from '../protocol/bridge.ts';
 
 export const NETWORK_CONNECTION_LOST = 'Network connection lost.';
+
+/**
+ * `*.localhost` names are loopback (RFC 6761), which is how workers on this machine are reached
+ * (`<name>.localhost`); the system resolver does not always know that, so resolve them here.
+ */
+function lookupWithLocalhost(hostname: string, options: LookupOptions, callback: (...args: unknown[]) => void): void {
+  const host = hostname.toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) {
+    if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    else callback(null, '127.0.0.1', 4);
+    return;
+  }
+  dnsLookup(hostname, options, callback as never);
+}
+
+let dispatcher: Promise<Dispatcher> | undefined;
+function subrequestDispatcher(): Promise<Dispatcher> {
+  dispatcher ??= import('undici').then(({ Agent }) => new Agent({ connect: { lookup: lookupWithLocalhost as never } }));
+  return dispatcher;
+}
 
 export interface SubrequestOutcome {
   result: Omit<SubrequestResult, 'bodyStream'>;
@@ -38,6 +61,7 @@ export async function performSubrequest(
   let response: Awaited<ReturnType<typeof undiciFetch>>;
   try {
     response = await undiciFetch(url, {
+      dispatcher: await subrequestDispatcher(),
       method: init.method,
       headers,
       body: body as never,

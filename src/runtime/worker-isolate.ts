@@ -384,7 +384,8 @@ export class WorkerIsolate {
 
   private finishInvocation(inv: HostInvocation): void {
     this.advanceCpu();
-    const cpuNs = this.cpuNsOf(inv);
+    // A task V8 interrupted at the budget used all of it, whatever the sampling saw.
+    const cpuNs = inv.cpuExceeded ? Math.max(this.cpuNsOf(inv), this.cpuLimitNs) : this.cpuNsOf(inv);
     this.activeCount--;
     this.invocations.delete(inv.id);
     this.subrequestAborts.get(inv.id)?.abort();
