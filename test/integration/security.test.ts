@@ -24,6 +24,10 @@ const TAMPERINGS = [
   'json-and-encoding',
   'globals-replaced',
   'function-prototype',
+  'tostring-throws',
+  'tostring-huge',
+  'tostring-spin',
+  'response-like-getters',
 ];
 
 // The globals a Workers global scope adds to JavaScript's own (workerd's names; Flarelet may have
@@ -153,6 +157,19 @@ describe('user code cannot reach the host', () => {
       assert.equal(probes.process, 'undefined');
 
       assert.ok(later.status === 200 || later.status === 500, `${t}: later status ${later.status}`);
+      if (t === 'tostring-spin') {
+        // a toString that never returns is a CPU-limit case, not a crash
+        assert.equal(res.status, 503, `${t}: status ${res.status}`);
+        assert.equal(res.text, 'error code: 1102');
+        return;
+      }
+      if (t === 'tostring-throws') assert.equal(res.status, 200, `${t}: ${res.text}`);
+      if (t === 'tostring-huge') {
+        // serialising 20 MB may cost more than the CPU limit: logged (truncated) or 1102, never a crash
+        assert.ok(res.status === 200 || res.text === 'error code: 1102', `${t}: ${res.status} ${res.text}`);
+        return;
+      }
+      if (t === 'response-like-getters') assert.equal(res.status, 500, 'a Response-like object is not a Response');
       // what the client gets comes from the runtime's own state, never from getters user code
       // replaced: a tampered request answers as written (200) or fails as an exception (500)
       assert.ok(res.status === 200 || res.status === 500, `${t}: status ${res.status} ${res.text.slice(0, 200)}`);
