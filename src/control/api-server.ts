@@ -19,6 +19,7 @@ export class ApiServer {
   readonly server: http.Server;
   private readonly routes: ApiRoute[] = [];
   private readonly upgrades: ApiUpgrade[] = [];
+  private readonly closeHooks: (() => void)[] = [];
 
   constructor() {
     this.server = http.createServer((req, res) => { void this.handle(req, res); });
@@ -27,6 +28,8 @@ export class ApiServer {
 
   addRoute(route: ApiRoute): void { this.routes.push(route); }
   addUpgrade(upgrade: ApiUpgrade): void { this.upgrades.push(upgrade); }
+  /** Runs when the server closes: features end their upgraded sockets (close() waits for them). */
+  onClose(hook: () => void): void { this.closeHooks.push(hook); }
 
   private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://api.invalid');
@@ -56,6 +59,7 @@ export class ApiServer {
   }
 
   close(): Promise<void> {
+    for (const hook of this.closeHooks) hook();
     return new Promise((resolve) => { this.server.close(() => resolve()); this.server.closeAllConnections(); });
   }
 }

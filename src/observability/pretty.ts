@@ -38,13 +38,21 @@ export function formatPretty(message: TraceEvent | TailNotice, options: PrettyOp
 
   const trace = message as Partial<TraceEvent>;
   for (const { level, message: args } of trace.logs ?? []) {
-    stdout.push(format(`  (${level})`, ...args));
+    stdout.push(escapeControls(format(`  (${level})`, ...args)));
   }
   for (const { name, message: text, stack } of trace.exceptions ?? []) {
     const errorLine = `${name}: ${typeof text === 'string' ? text : inspect(text)}`;
-    stderr.push(errorBlock(`${errorLine}${stack ? `\n${stack}` : ''}`, color));
+    stderr.push(errorBlock(escapeControls(`${errorLine}${stack ? `\n${stack}` : ''}`), color));
   }
   return { stdout, stderr };
+}
+
+/**
+ * Worker text must not drive the terminal: control characters (other than tab and newline) are
+ * shown as `\uXXXX`, as wrangler does, so a log line cannot inject escape sequences.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** wrangler's names for outcomes; everything it does not know is "Unknown". */

@@ -99,7 +99,11 @@ export interface TraceEvent {
   event: TraceEventInfo | null;
 }
 
-/** Notices the tail itself sends between trace events (entering and leaving sampling mode). */
+/**
+ * Notices the tail itself sends between trace events (entering and leaving sampling mode). On the
+ * wire a notice has the full trace-event shape (empty logs and exceptions) with this `event`,
+ * because wrangler's pretty printer reads `logs` of every message.
+ */
 export interface TailNotice {
   event: { type: 'overload' | 'overload-stop'; message: string };
 }

@@ -121,3 +121,13 @@ test('tail notices print their message, coloured like wrangler when colour is on
   const stop = { event: { type: 'overload-stop' as const, message: 'done' } };
   assert.deepStrictEqual(formatPretty(stop).stdout, ['\x1b[33m\x1b[1mdone\x1b[22m\x1b[39m']);
 });
+
+test('worker text cannot drive the terminal: control characters are escaped, tab and newline kept', () => {
+  const out = formatPretty({
+    wallTime: 1, cpuTime: 1, truncated: false, executionModel: 'stateless', outcome: 'exception', scriptName: 'w',
+    diagnosticsChannelEvents: [], exceptions: [{ name: 'Error', message: 'bad\u001b]0;title\u0007', timestamp: 0 }],
+    logs: [{ message: ['\u001b[2Jcleared\tok'], level: 'log', timestamp: 0 }], eventTimestamp: 0, event: null,
+  }, { color: false });
+  assert.equal(out.stdout.at(-1), '  (log) \\u001b[2Jcleared\tok');
+  assert.ok(out.stderr[0].includes('bad\\u001b]0;title\\u0007'));
+});
