@@ -41,6 +41,7 @@ Options:
   --cpu-ms N             CPU time limit per invocation (default 50; config: limits.cpu_ms)
   --subrequests N        subrequests per invocation (default 50; config: limits.subrequests)
   --startup-cpu-ms N     CPU time limit of the top-level scope (default 400)
+  --buffering-limit-mb N bytes a body may buffer (text(), arrayBuffer()…) before the Memory limit errors (default 128)
   --block-host HOST|CIDR a host workers may not fetch (1021), besides link-local and metadata (repeatable)
   --compatibility-flag F a compatibility flag for every worker (repeatable)
   --burst-limit N|off    requests per worker per sliding minute before 1015 (default 1000)
@@ -66,6 +67,7 @@ const FLAGS = {
   'cpu-ms': { type: 'string' }, subrequests: { type: 'string' }, 'startup-cpu-ms': { type: 'string' },
   'block-host': { type: 'list' }, 'compatibility-flag': { type: 'list' },
   'burst-limit': { type: 'string' }, 'daily-limit': { type: 'string' }, plan: { type: 'string' },
+  'buffering-limit-mb': { type: 'string' },
 } as const;
 
 /** Burst and daily request limits from --plan, --burst-limit and --daily-limit. */
@@ -149,6 +151,7 @@ export async function runDev(argv: string[]): Promise<void> {
   const cpuMs = optionalPositive('cpu-ms');
   const subrequestLimit = optionalPositive('subrequests');
   const startupMs = optionalPositive('startup-cpu-ms');
+  const bufferingMb = optionalPositive('buffering-limit-mb');
   let origin: URL | null = null;
   if (flags.origin !== undefined) {
     try { origin = new URL(flags.origin as string); } catch { throw new UsageError(`--origin must be a URL, got ${String(flags.origin)}`); }
@@ -217,6 +220,7 @@ export async function runDev(argv: string[]): Promise<void> {
       cpuLimitMs: cpuMs ?? limits.cpuMs,
       subrequestLimit: subrequestLimit ?? limits.subrequests,
       startupCpuMs: startupMs ?? limits.startupMs,
+      bufferingLimitBytes: bufferingMb === undefined ? undefined : Math.floor(bufferingMb * 1024 * 1024),
       onTrace: (event, facts) => bus.publish(event, facts),
       onStrayLog: (level, message) => info(`[${spec.name}] (${level}) ${message.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ')}`),
       prepareSubrequest: (init, inv) => edge.prepareSubrequest(slot, inv, init),

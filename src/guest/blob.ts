@@ -3,6 +3,8 @@
 // (arrayBuffer, bytes, stream) hands over a fresh copy.
 import { ReadableStream } from 'web-streams-polyfill';
 import { utf8Decode, utf8Encode } from './encoding.ts';
+import { currentIoContext, requireIoContext } from './io-context.ts';
+import { internalStreamOfBytes } from './internal-streams.ts';
 
 export type BlobPart = string | ArrayBuffer | ArrayBufferView | Blob;
 
@@ -126,7 +128,9 @@ export class Blob {
   }
 
   stream(): ReadableStream<Uint8Array> {
-    return streamOfBytes(this.#bytes.slice());
+    // A Blob's stream is request I/O, as in workerd: bound to its request, refused at top level.
+    requireIoContext();
+    return internalStreamOfBytes(this.#bytes.slice(), currentIoContext());
   }
 
   get [Symbol.toStringTag](): string {

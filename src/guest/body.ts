@@ -4,11 +4,18 @@
 // ReadableStream exists until someone reads `.body`. Reading it with text()/arrayBuffer()/… or
 // handing it to the host (takeBodyForTransfer) then never allocates a stream at all, which is what
 // every hello-world response does. A body built from a ReadableStream keeps that stream.
+//
+// A body is an I/O object of the request that made it (see io-context.ts): its bytes, and the
+// internal stream made of them, can be read or sent only by that request's handler. Reading a
+// whole body is bounded by the buffering limit (see buffering-limit.ts).
 import { ReadableStream } from 'web-streams-polyfill';
-import { Blob, blobBytes, createBlob, streamOfBytes } from './blob.ts';
+import { Blob, blobBytes, createBlob } from './blob.ts';
+import { knownLengthError, readTotalError } from './buffering-limit.ts';
 import { FormData, parseFormData, parseMimeType, serializeMimeType, serializeMultipart } from './form-data.ts';
 import { Headers, appendHeaderUnchecked } from './headers.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
+import { IoType, currentIoContext, foreignIoError, requireIoContext } from './io-context.ts';
+import { foreignStreamError, internalStreamFacts, internalStreamOfBytes } from './internal-streams.ts';
 
 export type BodyInit =
   | ReadableStream<Uint8Array>
@@ -60,11 +67,13 @@ function isURLSearchParams(v: object): boolean {
 
 /** Turns a Request/Response body initializer into bytes or a stream, as workerd's extractBody. */
 export function extractBody(init: unknown): ExtractedBody {
+  if (init instanceof ReadableStream) return makeStreamBody(init);
+  // Every other initializer becomes runtime-held bytes, which only a request handler may make.
+  requireIoContext();
   if (typeof init === 'string') {
     return { bytes: utf8Encode(init), stream: null, owned: true, contentType: TEXT_TYPE };
   }
   if (typeof init === 'object' && init !== null) {
-    if (init instanceof ReadableStream) return makeStreamBody(init);
     if (init instanceof ArrayBuffer) {
       return { bytes: new Uint8Array(init.slice(0)), stream: null, owned: true, contentType: null };
     }
@@ -105,9 +114,19 @@ function chunkBytes(value: unknown): Uint8Array {
   throw new TypeError(NOT_BYTES_MESSAGE);
 }
 
-/** Reads a whole stream; the result is a buffer of its own unless a single chunk already was. */
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+// Bodies at least this long whose length is known are read straight into one buffer.
+const PREALLOCATE_FROM = 1024 * 1024;
+
+/**
+ * Reads a whole stream within the buffering limit (counted the way `internal` streams count);
+ * the result is a buffer of its own unless a single chunk already was. `expected`: the length
+ * the stream announced. A large body of known length goes straight into one buffer of that
+ * size, half the memory of collecting chunks and joining them; it matters because the bytes
+ * live in the isolate's own heap.
+ */
+async function readAll(stream: ReadableStream<Uint8Array>, internal: boolean, expected: number | null): Promise<Uint8Array> {
   const reader = stream.getReader();
+  let into = expected !== null && expected >= PREALLOCATE_FROM ? new Uint8Array(expected) : null;
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -116,13 +135,26 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
       if (done) break;
       const chunk = chunkBytes(value);
       if (chunk.byteLength === 0) continue;
-      chunks.push(chunk);
+      const offset = total;
       total += chunk.byteLength;
+      const tooMuch = readTotalError(total, internal);
+      if (tooMuch) throw tooMuch;
+      if (into !== null) {
+        if (total <= into.byteLength) {
+          into.set(chunk, offset);
+          continue;
+        }
+        // The stream sends more than it announced: collect the rest as chunks.
+        chunks.push(into.subarray(0, offset));
+        into = null;
+      }
+      chunks.push(chunk);
     }
   } catch (err) {
     reader.cancel(err).catch(() => {});
     throw err;
   }
+  if (into !== null) return total === into.byteLength ? into : into.subarray(0, total);
   if (chunks.length === 1) {
     const only = chunks[0];
     if (only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only;
@@ -173,6 +205,8 @@ export class Body {
   #stream: ReadableStream<Uint8Array> | null = null;
   // Set when a buffered body was consumed or any body was handed to the host or another Request.
   #used = false;
+  // The invocation whose request made this body: its bytes are that request's I/O.
+  #owner = 0;
 
   get body(): ReadableStream<Uint8Array> | null {
     if (this.#stream !== null) return this.#stream;
@@ -184,7 +218,7 @@ export class Body {
     } else {
       // The stream's enqueue() detaches the buffer it is given, so give it one nobody else has.
       const mine = this.#owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      this.#stream = streamOfBytes(mine ? bytes : bytes.slice());
+      this.#stream = internalStreamOfBytes(mine ? bytes : bytes.slice(), this.#owner);
     }
     return this.#stream;
   }
@@ -203,13 +237,28 @@ export class Body {
     if (stream !== null) {
       if (this.#used || isDisturbed(stream)) throw new TypeError(BODY_USED_MESSAGE);
       if (stream.locked) throw new TypeError(LOCKED_MESSAGE);
-      return readAll(stream);
+      const facts = internalStreamFacts(stream);
+      if (facts === undefined) return readAll(stream, false, null);
+      const foreign = foreignStreamError(stream, IoType.StreamSource);
+      const refused = foreign ?? knownLengthError(facts.length);
+      if (refused) {
+        // As in workerd, the body was taken before the check failed: it stays used and locked.
+        this.#used = true;
+        const reader = stream.getReader();
+        // Our own stream is cancelled so that the host lets go of it; another request's stream
+        // is not ours to touch.
+        if (!foreign) reader.cancel(refused).catch(() => {});
+        throw refused;
+      }
+      return readAll(stream, true, facts.length);
     }
     const bytes = this.#bytes;
     if (bytes === null) return new Uint8Array(0);
     if (this.#used) throw new TypeError(BODY_USED_MESSAGE);
     this.#used = true;
     this.#bytes = EMPTY;
+    const refused = foreignIoError(this.#owner, IoType.StreamSource) ?? knownLengthError(bytes.byteLength);
+    if (refused) throw refused;
     return mustOwn && !this.#owned ? bytes.slice() : bytes;
   }
 
@@ -246,6 +295,7 @@ export class Body {
   static {
     installImpl = (target, headers, body) => {
       target.#headers = headers;
+      target.#owner = currentIoContext();
       if (body === null) return;
       target.#bytes = body.bytes;
       target.#owned = body.owned;
@@ -256,14 +306,18 @@ export class Body {
     };
     cloneImpl = (source, target, headers) => {
       target.#headers = headers;
+      target.#owner = source.#owner;
       if (source.#used) throw new TypeError(TEE_LOCKED_MESSAGE);
       const stream = source.#stream;
       if (stream !== null) {
         if (stream.locked) throw new TypeError(TEE_LOCKED_MESSAGE);
+        // tee() refuses another request's internal stream and makes internal branches of ours.
         const [a, b] = stream.tee();
         source.#stream = a;
         target.#stream = b;
       } else if (source.#bytes !== null) {
+        const foreign = foreignIoError(source.#owner, IoType.StreamSource);
+        if (foreign) throw foreign;
         // Both sides now share the bytes, so neither may hand them out uncopied.
         target.#bytes = source.#bytes;
         source.#owned = false;
@@ -274,6 +328,11 @@ export class Body {
       // The new object takes the body over; the old one reads as used from now on. A stream is
       // passed on as the same object rather than proxied through a TransformStream (cheaper for
       // the common `new Request(request, { headers })` proxy pattern).
+      const foreign = source.#stream !== null
+        ? foreignStreamError(source.#stream, IoType.StreamSource)
+        : source.#bytes !== null ? foreignIoError(source.#owner, IoType.StreamSource) : null;
+      if (foreign) throw foreign;
+      target.#owner = source.#owner;
       if (source.#stream !== null) {
         target.#stream = source.#stream;
         source.#used = true;
@@ -285,16 +344,21 @@ export class Body {
       }
     };
     takeImpl = (source) => {
+      // Refused before anything changes: another request's body stays intact for its owner.
       const stream = source.#stream;
       if (stream !== null) {
         if (source.#used || isDisturbed(stream)) throw new TypeError(BODY_USED_MESSAGE);
         if (stream.locked) throw new TypeError(LOCKED_MESSAGE);
+        const foreign = foreignStreamError(stream, IoType.StreamSource);
+        if (foreign) throw foreign;
         source.#used = true;
         return { kind: 'stream', stream };
       }
       const bytes = source.#bytes;
       if (bytes === null) return NO_BODY;
       if (source.#used) throw new TypeError(BODY_USED_MESSAGE);
+      const foreign = foreignIoError(source.#owner, IoType.StreamSource);
+      if (foreign) throw foreign;
       source.#used = true;
       source.#bytes = EMPTY;
       return { kind: 'bytes', bytes, owned: source.#owned };
@@ -325,7 +389,8 @@ export function hasBody(b: Body): boolean {
 /**
  * Hands a Request's or Response's body to the runtime and marks it used. Small bodies come back
  * as bytes without a stream ever having been created. `owned: false` means the bytes are shared
- * (with a Blob or a clone): copy them, never transfer or detach their buffer.
+ * (with a Blob or a clone): copy them, never transfer or detach their buffer. Another request's
+ * body is refused with the cross-request error and left as it was.
  */
 export function takeBodyForTransfer(obj: Body): TransferredBody {
   return takeImpl(obj);

@@ -3,10 +3,15 @@
 // deletes before any user code runs.
 import { configureWorker, handlerProblem, setModuleExports } from './dispatch.ts';
 import { installGlobals } from './globals.ts';
+import { setBufferingLimit } from './buffering-limit.ts';
 import { captureHost, onHostEvent } from './host.ts';
+import { enforceGlobalScopeRule } from './io-context.ts';
 
 captureHost('__flareletHost');
 installGlobals();
+// Inside an isolate the top-level scope must not make I/O objects (unit tests that load guest
+// modules in Node do not run this file, so there everything may run as top-level code).
+enforceGlobalScopeRule();
 
 function bindGlobals(bindings: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(bindings)) {
@@ -24,4 +29,6 @@ function bindGlobals(bindings: Record<string, unknown>): void {
   },
   setModuleExports,
   handlerProblem,
+  /** bytes a body may buffer (text(), arrayBuffer(), …) before the Memory limit TypeErrors */
+  setBufferingLimit,
 };

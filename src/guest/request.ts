@@ -11,6 +11,8 @@ import {
 import type { BodyInit, ExtractedBody } from './body.ts';
 import { Headers, cloneHeaders, headersFromList } from './headers.ts';
 import type { HeadersInit } from './headers.ts';
+import { declaredBodyLength } from './incoming-length.ts';
+import { setKnownLength } from './internal-streams.ts';
 
 export type RequestRedirect = 'follow' | 'manual';
 
@@ -241,7 +243,11 @@ export class Request extends Body {
       const b = init.body;
       let body: ExtractedBody | null = null;
       if (b instanceof Uint8Array) body = { bytes: b, stream: null, owned: true, contentType: null };
-      else if (b !== null && b !== undefined) body = makeStreamBody(b);
+      else if (b !== null && b !== undefined) {
+        // An incoming body reaches the worker as sent (never decoded): its Content-Length holds.
+        setKnownLength(b, declaredBodyLength(init.headersList, false));
+        body = makeStreamBody(b);
+      }
       installBody(r, r.#headers, body);
     };
   }

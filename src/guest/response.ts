@@ -6,6 +6,9 @@ import { Body, cfFromInit, cloneBodyInto, cloneCf, extractBody, installBody, mak
 import type { BodyInit, ExtractedBody } from './body.ts';
 import { Headers, cloneHeaders, headersFromList, setHeaderUnguarded } from './headers.ts';
 import type { HeadersInit } from './headers.ts';
+import { requireIoContext } from './io-context.ts';
+import { declaredBodyLength } from './incoming-length.ts';
+import { setKnownLength } from './internal-streams.ts';
 
 export type ResponseType = 'default' | 'error';
 
@@ -126,6 +129,8 @@ export class Response extends Body {
   }
 
   static redirect(url: string, status?: number): Response {
+    // workerd refuses this one in the top-level scope too, although it has no body.
+    requireIoContext();
     const code = status === undefined ? 302 : toLong(status);
     if (!isRedirectStatus(code)) {
       throw new RangeError(`${code} is not a redirect status code. It must be one of: 301, 302, 303, 307, or 308.`);
@@ -233,7 +238,11 @@ export class Response extends Body {
       const b = init.body;
       let body: ExtractedBody | null = null;
       if (b instanceof Uint8Array) body = { bytes: b, stream: null, owned: true, contentType: null };
-      else if (b !== null && b !== undefined) body = makeStreamBody(b);
+      else if (b !== null && b !== undefined) {
+        // The runtime hands over the decoded body: a Content-Length counts only when nothing was decoded.
+        setKnownLength(b, declaredBodyLength(init.headersList, true));
+        body = makeStreamBody(b);
+      }
       installBody(r, r.#headers, body);
     };
   }

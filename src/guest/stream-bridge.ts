@@ -6,9 +6,14 @@ import { ReadableStream } from 'web-streams-polyfill';
 import { GuestMessage, HostEvent } from '../protocol/bridge.ts';
 import { hostOp, onEvent, sendToHost, setCurrentInvocationId } from './host.ts';
 import { utf8Encode } from './encoding.ts';
+import { markInternalStream } from './internal-streams.ts';
 
+/**
+ * A body the host feeds (the incoming request's, a subrequest's response): an internal stream,
+ * I/O of invocation `invId`, read with that invocation's host operations.
+ */
 export function hostFedStream(streamId: number, invId: number): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
+  const stream = new ReadableStream<Uint8Array>({
     type: 'bytes',
     async pull(controller) {
       const chunk = await hostOp<Uint8Array | null>('read', [streamId], invId);
@@ -24,6 +29,8 @@ export function hostFedStream(streamId: number, invId: number): ReadableStream<U
       sendToHost(GuestMessage.CancelHostStream, streamId);
     },
   });
+  markInternalStream(stream, invId, null);
+  return stream;
 }
 
 interface Outgoing { reader: ReadableStreamDefaultReaderLike; invId: number; onEnd?: () => void }

@@ -56,6 +56,8 @@ export class HostInvocation {
   loopBudget = 16;
   /** Host (and port) the client asked for, lower case: the worker's own route. */
   requestHost = '';
+  /** host stream id of the incoming request body (0 = none) */
+  bodyStreamId = 0;
   /** The request id (cf-ray) the edge gave the request. */
   rayId = '';
   private readonly onFinish: (inv: HostInvocation) => TraceEvent | void;

@@ -43,6 +43,8 @@ export interface WorkerOptions {
   cpuLimitMs?: number;
   /** subrequests one invocation may make (spec §8: 50) */
   subrequestLimit?: number;
+  /** bytes a body may buffer in text()/arrayBuffer()/… (default: the guest's, 128 MiB) */
+  bufferingLimitBytes?: number;
   /** The isolate died (memory limit); in-flight invocations have been answered with 1102. */
   onDeath?(reason: string): void;
   /** Called once per invocation with its trace event. */
@@ -196,6 +198,11 @@ export class WorkerIsolate {
     const configure = await guest.get('configure', { reference: true }) as ivm.Reference<(...a: unknown[]) => void>;
     await configure.apply(undefined, [this.format, JSON.stringify(this.options.bindings)]);
     configure.release();
+    if (this.options.bufferingLimitBytes !== undefined) {
+      const setLimit = await guest.get('setBufferingLimit', { reference: true }) as ivm.Reference<(n: number) => void>;
+      await setLimit.apply(undefined, [this.options.bufferingLimitBytes]);
+      setLimit.release();
+    }
     this.guestControl = guest;
     await this.context.eval('delete globalThis.__flareletGuest');
     this.post(null, HostEvent.Entropy, this.entropy(), undefined, undefined, undefined, undefined, undefined, true);
@@ -359,6 +366,7 @@ export class WorkerIsolate {
     if (request.body) {
       bodyStream = this.nextHostStreamId++;
       this.hostStreams.set(bodyStream, hostStreamFromIterable(request.body));
+      inv.bodyStreamId = bodyStream;
     }
     this.post(inv, HostEvent.Request, id, request.method, request.url, request.headers.join('\n'), bodyStream, JSON.stringify(request.cf));
     return inv;
@@ -388,6 +396,9 @@ export class WorkerIsolate {
     const cpuNs = inv.cpuExceeded ? Math.max(this.cpuNsOf(inv), this.cpuLimitNs) : this.cpuNsOf(inv);
     this.activeCount--;
     this.invocations.delete(inv.id);
+    // An incoming body nobody read to the end is let go (the edge drains it off the connection).
+    const body = this.hostStreams.get(inv.bodyStreamId);
+    if (body) { body.cancel(); this.hostStreams.delete(inv.bodyStreamId); }
     this.subrequestAborts.get(inv.id)?.abort();
     this.subrequestAborts.delete(inv.id);
     const outcome = inv.outcome();
