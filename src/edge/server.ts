@@ -141,8 +141,8 @@ export class EdgeServer {
       return;
     }
     if (slot.restarting) {
-      req.pause();
-      slot.restarting.then(() => { req.resume(); this.invokeWorker(req, res, slot, rayId, remaining); });
+      // The body stays unread in the socket meanwhile (no 'data' listener yet, so nothing flows).
+      void slot.restarting.then(() => this.invokeWorker(req, res, slot, rayId, remaining));
       return;
     }
     this.invokeWorker(req, res, slot, rayId, remaining);
