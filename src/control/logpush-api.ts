@@ -13,6 +13,7 @@ import { DATASET, FIELD_DESCRIPTIONS } from '../observability/logpush/dataset.ts
 import { JobInputError } from '../observability/logpush/jobs.ts';
 import { JobPersistError, LogpushService } from '../observability/logpush/service.ts';
 import { sendEnvelope } from './api-server.ts';
+import { JsonBodyError, readJsonBody } from './json-body.ts';
 import type { PlatformContext, PlatformFeature } from './platform-context.ts';
 
 /** Error codes of the logpush endpoints (Flarelet decides; documented in docs/logpush.md). */
@@ -26,34 +27,12 @@ export const LOGPUSH_CODES = {
 const JOBS_PATH = /^\/client\/v4\/accounts\/[^/]+\/logpush\/jobs\/?$/;
 const JOB_PATH = /^\/client\/v4\/accounts\/[^/]+\/logpush\/jobs\/([^/]+)\/?$/;
 const DATASET_PATH = /^\/client\/v4\/accounts\/[^/]+\/logpush\/datasets\/([^/]+)\/(jobs|fields)\/?$/;
-const MAX_BODY_BYTES = 1024 * 1024;
 
-class BodyError extends Error {}
-
-function readJson(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyError(`the request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return reject(new BodyError('the request body is empty; send the job as JSON'));
-      try {
-        resolve(JSON.parse(text));
-      } catch (error) {
-        reject(new BodyError(`the request body is not valid JSON: ${(error as Error).message}`));
-      }
-    });
-  });
+/** The job in the body; an empty body is an error (a job needs fields). */
+async function readJob(req: http.IncomingMessage): Promise<unknown> {
+  const body = await readJsonBody(req);
+  if (body === undefined) throw new JsonBodyError('the request body is empty; send the job as JSON', false);
+  return body;
 }
 
 export async function attachLogpush(ctx: PlatformContext): Promise<PlatformFeature> {
@@ -81,7 +60,7 @@ export async function attachLogpush(ctx: PlatformContext): Promise<PlatformFeatu
     try {
       await run();
     } catch (error) {
-      if (error instanceof BodyError || error instanceof JobInputError) fail(res, 400, LOGPUSH_CODES.invalidInput, error.message);
+      if (error instanceof JsonBodyError || error instanceof JobInputError) fail(res, 400, LOGPUSH_CODES.invalidInput, error.message);
       else if (error instanceof JobPersistError) fail(res, 500, LOGPUSH_CODES.cannotSave, error.message);
       else throw error;
     }
@@ -96,7 +75,7 @@ export async function attachLogpush(ctx: PlatformContext): Promise<PlatformFeatu
       }
       if (method === 'POST') {
         await answer(res, async () => {
-          const job = await service.create(await readJson(req));
+          const job = await service.create(await readJob(req));
           sendEnvelope(res, 200, job);
         });
         return true;
@@ -131,7 +110,7 @@ export async function attachLogpush(ctx: PlatformContext): Promise<PlatformFeatu
     }
     await answer(res, async () => {
       if (method === 'PUT') {
-        const job = await service.update(id, await readJson(req));
+        const job = await service.update(id, await readJob(req));
         if (job) sendEnvelope(res, 200, job);
         else notFound();
       } else if (await service.remove(id)) sendEnvelope(res, 200, { id });

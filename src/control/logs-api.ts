@@ -17,51 +17,28 @@ import type { LogStore } from '../observability/logs/store.ts';
 import { openThreadedLogStore } from '../observability/logs/store-thread.ts';
 import { LogWriter } from '../observability/logs/writer.ts';
 import { sendEnvelope } from './api-server.ts';
+import { JsonBodyError, readJsonBody } from './json-body.ts';
 import type { PlatformContext, PlatformFeature } from './platform-context.ts';
 
 export const LOGS_FILE = 'logs.sqlite';
 const ROUTE = /^\/client\/v4\/accounts\/([^/]+)\/workers\/observability\/telemetry\/(query|keys|values)\/?$/;
-const MAX_BODY_BYTES = 1024 * 1024;
 
 function warn(message: string): void {
   process.stderr.write(`▲ [logs] ${message}\n`);
 }
 
-class BodyError extends QueryError {}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        // Stop collecting; the 413 is sent, then the connection is closed (see the route).
-        req.off('data', onData);
-        req.pause();
-        chunks.length = 0;
-        reject(new BodyError(LOGS_ERROR.unparseable, `Could not parse request body: larger than ${MAX_BODY_BYTES} bytes`, 413));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
+/** The body as JSON; an empty body is `emptyIs`, or an error when that is undefined. */
 async function readJson(req: http.IncomingMessage, emptyIs: unknown): Promise<unknown> {
-  const text = await readBody(req);
-  if (text.trim() === '') {
-    if (emptyIs !== undefined) return emptyIs;
-    throw new QueryError(LOGS_ERROR.unparseable, 'Could not parse request body: it is empty; send a JSON query');
-  }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = await readJsonBody(req);
   } catch (error) {
-    throw new QueryError(LOGS_ERROR.unparseable, `Could not parse request body: ${(error as Error).message}`);
+    if (!(error instanceof JsonBodyError)) throw error;
+    throw new QueryError(LOGS_ERROR.unparseable, `Could not parse request body: ${error.message.replace(/^the request body is /, '')}`, error.tooLarge ? 413 : 400);
   }
+  if (body !== undefined) return body;
+  if (emptyIs !== undefined) return emptyIs;
+  throw new QueryError(LOGS_ERROR.unparseable, 'Could not parse request body: it is empty; send a JSON query');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -194,10 +171,6 @@ export async function attachLogs(ctx: PlatformContext): Promise<PlatformFeature>
     } catch (error) {
       if (!(error instanceof QueryError)) throw error;
       if (res.headersSent) { res.destroy(); return true; }
-      if (error instanceof BodyError) {
-        res.setHeader('connection', 'close');
-        res.once('finish', () => req.destroy());
-      }
       sendEnvelope(res, error.status, null, [{ code: error.code, message: error.message }]);
     }
     return true;

@@ -17,6 +17,7 @@ import { TailHub, TailLimitError } from '../observability/tail/hub.ts';
 import { LenientClientSocket } from '../observability/tail/lenient-socket.ts';
 import type { TailConnection, TailHubOptions, TailRecord } from '../observability/tail/hub.ts';
 import { sendEnvelope } from './api-server.ts';
+import { readJsonBody } from './json-body.ts';
 import type { PlatformContext, PlatformFeature } from './platform-context.ts';
 
 export const TRACE_PROTOCOL = 'trace-v1';
@@ -97,9 +98,10 @@ export function startTailApi(ctx: PlatformContext, options: TailApiOptions = {})
   async function create(req: IncomingMessage, res: ServerResponse, scriptName: string): Promise<void> {
     let body: unknown;
     try {
-      body = await readJsonBody(req);
+      body = await readJsonBody(req, MAX_BODY_BYTES);
     } catch (error) {
-      sendEnvelope(res, 400, null, [{ code: BAD_BODY, message: (error as Error).message }]);
+      const message = (error as Error).message.replace(/^the request body/, 'The request body');
+      sendEnvelope(res, 400, null, [{ code: BAD_BODY, message: `${message}; expected {"filters": [...]}.` }]);
       return;
     }
     let tail: TailRecord;
@@ -240,33 +242,6 @@ export function parseDebugFrame(text: string | null): boolean | null {
   } catch {
     return null;
   }
-}
-
-function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      // wrangler sends its JSON as text/plain: the body is read as JSON whatever its content type.
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text === '') { resolve(undefined); return; }
-      try {
-        resolve(JSON.parse(text));
-      } catch (error) {
-        reject(new Error(`The request body is not valid JSON (${(error as Error).message}); expected {"filters": [...]}.`));
-      }
-    });
-  });
 }
 
 /** Answers a WebSocket upgrade with an HTTP error (the client sees the status and the JSON reason). */
