@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { ReadableStream } from 'web-streams-polyfill';
 import { BODY_USED_MESSAGE, takeBodyForTransfer } from '../../src/guest/body.ts';
 import { DEFAULT_BUFFERING_LIMIT, EXCEEDED_MESSAGE, WOULD_EXCEED_MESSAGE, setBufferingLimit } from '../../src/guest/buffering-limit.ts';
-import { setCurrentInvocationId } from '../../src/guest/host.ts';
 import { CROSS_REQUEST_MESSAGE, GLOBAL_SCOPE_MESSAGE, enforceGlobalScopeRule } from '../../src/guest/io-context.ts';
 import { internalStreamFacts, markInternalStream } from '../../src/guest/internal-streams.ts';
 import { Request, createIncomingRequest } from '../../src/guest/request.ts';
 import { Response, createIncomingResponse } from '../../src/guest/response.ts';
+import { as } from '../support/invocation-context.ts';
 
 const SOURCE = { name: 'Error', message: `${CROSS_REQUEST_MESSAGE} (I/O type: ReadableStreamSource>)` };
 const WOULD = { name: 'TypeError', message: WOULD_EXCEED_MESSAGE };
@@ -18,25 +18,6 @@ const EXCEEDED = { name: 'TypeError', message: EXCEEDED_MESSAGE };
 const GLOBAL = { name: 'Error', message: GLOBAL_SCOPE_MESSAGE };
 const enc = new TextEncoder();
 
-/**
- * Runs `fn` as code of invocation `id`. In an isolate every continuation of an event runs
- * before the next event, so a promise `fn` returns keeps the id until it settles.
- */
-function as<T>(id: number, fn: () => T): T {
-  setCurrentInvocationId(id);
-  let result: T;
-  try {
-    result = fn();
-  } catch (error) {
-    setCurrentInvocationId(0);
-    throw error;
-  }
-  if (result instanceof Promise) {
-    return result.finally(() => setCurrentInvocationId(0)) as T;
-  }
-  setCurrentInvocationId(0);
-  return result;
-}
 
 /** Runs `fn` with a small buffering limit. */
 async function withLimit(bytes: number, fn: () => Promise<void>): Promise<void> {

@@ -3,36 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadableStream, ReadableStreamDefaultReader, TransformStream, WritableStream } from 'web-streams-polyfill';
-import { setCurrentInvocationId } from '../../src/guest/host.ts';
 import { CROSS_REQUEST_MESSAGE } from '../../src/guest/io-context.ts';
 import {
   foreignStreamError, internalStreamFacts, internalStreamOfBytes, markInternalStream, setKnownLength,
 } from '../../src/guest/internal-streams.ts';
+import { as } from '../support/invocation-context.ts';
 
 const SOURCE = { name: 'Error', message: `${CROSS_REQUEST_MESSAGE} (I/O type: ReadableStreamSource>)` };
 const CANCELER = { name: 'Error', message: `${CROSS_REQUEST_MESSAGE} (I/O type: Canceler)` };
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/**
- * Runs `fn` as code of invocation `id`. In an isolate every continuation of an event runs
- * before the next event, so a promise `fn` returns keeps the id until it settles.
- */
-function as<T>(id: number, fn: () => T): T {
-  setCurrentInvocationId(id);
-  let result: T;
-  try {
-    result = fn();
-  } catch (error) {
-    setCurrentInvocationId(0);
-    throw error;
-  }
-  if (result instanceof Promise) {
-    return result.finally(() => setCurrentInvocationId(0)) as T;
-  }
-  setCurrentInvocationId(0);
-  return result;
-}
 
 /** An internal stream of request 1 holding `text`. */
 function streamOfRequest1(text = 'owned by 1'): ReadableStream<Uint8Array> {
